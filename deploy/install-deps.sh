@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# install-deps.sh -- install, with apt-get, the Debian 12 packages that
+# building, running and testing ttt-server need, and only the missing ones.
+#
+#   deploy/install-deps.sh          build + run (compiler, libraries)
+#   deploy/install-deps.sh --test   also what `make test` needs (redis-server,
+#                                   nginx, Chromium and its driver)
+#
+# Runs apt-get directly as root, through sudo otherwise. Prints nothing but a
+# one-line summary when everything is already there.
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config libwebsockets-dev libjansson-dev
+            libuv1-dev libhiredis-dev libssl-dev uthash-dev)
+run_pkgs=(redis-server)
+test_pkgs=(libcriterion-dev redis-server nginx-light chromium chromium-driver
+           python3 python3-selenium curl procps)
+
+want=("${build_pkgs[@]}" "${run_pkgs[@]}")
+[ "${1:-}" = "--test" ] && want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+    # dpkg-query prints "install ok installed" only for a fully installed package
+    if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
+        missing+=("$p")
+    fi
+done
+# dedupe while keeping order
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk 'NF && !seen[$0]++')
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#want[@]} packages present"
+    exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

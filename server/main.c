@@ -1,0 +1,327 @@
+/* main.c -- ttt-server: options, the libuv loop that the process owns, and
+ * the order things start and stop in.
+ *
+ * Start: options -> fd limit -> loop -> manager -> store -> network.
+ * Stop (SIGTERM/SIGINT): drain the network (every client gets 1012) -> let
+ * the manager's requests in flight finish (seats say goodbye) -> destroy the
+ * lws context -> close the store -> free the manager -> run the loop until
+ * every handle has closed -> uv_loop_close() == 0 -> exit 0. */
+#include <uv.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "gm.h"
+#include "log.h"
+#include "srv.h"
+#include "store.h"
+
+#ifndef TTT_VERSION
+#define TTT_VERSION "dev"
+#endif
+#ifndef TTT_WEB_DIR_SOURCE
+#define TTT_WEB_DIR_SOURCE "web"
+#endif
+#ifndef TTT_WEB_DIR_INSTALLED
+#define TTT_WEB_DIR_INSTALLED "/usr/local/share/ttt/web"
+#endif
+
+typedef struct app {
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint;
+    gm *gm;
+    store *st;
+    srv *srv;
+    struct lws_context *lws_ctx;  /* destroyed a second time after the loop */
+    int stopping;
+    char instance[96];
+} app;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: ttt-server [options]\n"
+        "\n"
+        "Serves multiplayer tic-tac-toe over WebSockets (GET /ws), the browser client\n"
+        "(GET /), /healthz, /metrics and /api/games/{id}.\n"
+        "\n"
+        "  --port N                 TCP port (default 8080)\n"
+        "  --host ADDR              address to listen on (default: every interface)\n"
+        "  --web DIR                browser client directory (default: the source tree's\n"
+        "                           web/, else %s)\n"
+        "  --redis URL              keep games in Redis, shared with other processes:\n"
+        "                           redis://[:password@]host:port[/db] or unix:/path\n"
+        "                           (default: $TTT_REDIS_URL, else in memory)\n"
+        "  --instance NAME          this process' name in welcome, logs, metrics\n"
+        "                           (default host:pid)\n"
+        "  --abandon-timeout SEC    an away player loses after this long (default 60)\n"
+        "  --wait-timeout SEC       a game waiting for an opponent ends after (default 600)\n"
+        "  --rate-limit N           messages per second per connection, burst 2N;\n"
+        "                           0 turns it off (default 200)\n"
+        "  --ping-interval SEC      ping connections quiet this long (default 25)\n"
+        "  --ping-timeout SEC       close connections silent this long (default 75)\n"
+        "  --max-connections N      WebSocket connections held at most (default: from\n"
+        "                           the file descriptor limit, at most 100000)\n"
+        "  --log-level LEVEL        error, warn, info or debug (default info)\n"
+        "  --help                   this text\n"
+        "  --version                the version\n"
+        "\n"
+        "SIGTERM or SIGINT: every client is closed with 1012 (reconnect and resume),\n"
+        "then the process exits 0.\n",
+        TTT_WEB_DIR_INSTALLED);
+}
+
+static int parse_seconds(const char *name, const char *v, int64_t *ms)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || d < 0 || d > 365.0 * 24 * 3600) {
+        fprintf(stderr, "ttt-server: %s wants a number of seconds, got '%s'\n", name, v);
+        return -1;
+    }
+    *ms = (int64_t)(d * 1000.0 + 0.5);
+    return 0;
+}
+
+static int parse_int(const char *name, const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < lo || n > hi) {
+        fprintf(stderr, "ttt-server: %s wants a whole number from %ld to %ld, got '%s'\n",
+                name, lo, hi, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* Raise the descriptor limit to the hard limit: each player is a socket, and
+ * the default soft limit (1024) would cap a process far below its memory. */
+static long raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max;
+        if (want == RLIM_INFINITY || want > 1048576)
+            want = 1048576;
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? 1048576 : (long)rl.rlim_cur;
+}
+
+static const char *default_web_dir(void)
+{
+    if (access(TTT_WEB_DIR_SOURCE "/index.html", R_OK) == 0)
+        return TTT_WEB_DIR_SOURCE;
+    return TTT_WEB_DIR_INSTALLED;
+}
+
+/* ---- stopping ------------------------------------------------------------------ */
+
+static void on_store_closed(void *ud)
+{
+    app *a = ud;
+    gm_free(a->gm);
+    a->gm = NULL;
+    uv_close((uv_handle_t *)&a->sigterm, NULL);
+    uv_close((uv_handle_t *)&a->sigint, NULL);
+}
+
+static void on_gm_stopped(void *ud)
+{
+    app *a = ud;
+    a->lws_ctx = srv_free(a->srv);
+    a->srv = NULL;
+    store_close(a->st, on_store_closed, a);
+}
+
+static void on_drained(void *ud)
+{
+    app *a = ud;
+    gm_shutdown(a->gm, 1500, on_gm_stopped, a);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    app *a = h->data;
+    if (a->stopping) {
+        log_warn("second %s: exiting at once", signum == SIGINT ? "SIGINT" : "SIGTERM");
+        exit(1);
+    }
+    a->stopping = 1;
+    log_info("%s: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    srv_drain(a->srv, 2000, on_drained, a);
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_PORT = 1, O_HOST, O_WEB, O_REDIS, O_INSTANCE, O_ABANDON, O_WAIT, O_RATE,
+           O_PING, O_PING_TIMEOUT, O_MAXCONN, O_LOG, O_HELP, O_VERSION };
+    static const struct option longopts[] = {
+        {"port", required_argument, NULL, O_PORT},
+        {"host", required_argument, NULL, O_HOST},
+        {"web", required_argument, NULL, O_WEB},
+        {"redis", required_argument, NULL, O_REDIS},
+        {"instance", required_argument, NULL, O_INSTANCE},
+        {"abandon-timeout", required_argument, NULL, O_ABANDON},
+        {"wait-timeout", required_argument, NULL, O_WAIT},
+        {"rate-limit", required_argument, NULL, O_RATE},
+        {"ping-interval", required_argument, NULL, O_PING},
+        {"ping-timeout", required_argument, NULL, O_PING_TIMEOUT},
+        {"max-connections", required_argument, NULL, O_MAXCONN},
+        {"log-level", required_argument, NULL, O_LOG},
+        {"help", no_argument, NULL, O_HELP},
+        {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0}};
+
+    static app a;
+    long port = 8080, maxconn = 0, rate = 200;
+    const char *host = NULL, *web = NULL, *instance = NULL;
+    const char *redis = getenv("TTT_REDIS_URL");
+    int64_t abandon_ms = 60000, wait_ms = 600000, ping_ms = 25000, ping_timeout_ms = 75000;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        long n;
+        switch (c) {
+        case O_PORT:
+            if (parse_int("--port", optarg, 1, 65535, &port)) return 2;
+            break;
+        case O_HOST: host = optarg; break;
+        case O_WEB: web = optarg; break;
+        case O_REDIS: redis = optarg; break;
+        case O_INSTANCE: instance = optarg; break;
+        case O_ABANDON:
+            if (parse_seconds("--abandon-timeout", optarg, &abandon_ms)) return 2;
+            break;
+        case O_WAIT:
+            if (parse_seconds("--wait-timeout", optarg, &wait_ms)) return 2;
+            break;
+        case O_RATE:
+            if (parse_int("--rate-limit", optarg, 0, 1000000, &rate)) return 2;
+            break;
+        case O_PING:
+            if (parse_seconds("--ping-interval", optarg, &ping_ms)) return 2;
+            break;
+        case O_PING_TIMEOUT:
+            if (parse_seconds("--ping-timeout", optarg, &ping_timeout_ms)) return 2;
+            break;
+        case O_MAXCONN:
+            if (parse_int("--max-connections", optarg, 1, 10000000, &maxconn)) return 2;
+            break;
+        case O_LOG:
+            if ((n = log_parse_level(optarg)) < 0) {
+                fprintf(stderr, "ttt-server: --log-level is error, warn, info or debug\n");
+                return 2;
+            }
+            log_level = (int)n;
+            break;
+        case O_HELP:
+        case 'h':
+            usage(stdout);
+            return 0;
+        case O_VERSION:
+            printf("ttt-server %s\n", TTT_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ttt-server: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (abandon_ms < 100 || wait_ms < 100 || ping_ms < 100 || ping_timeout_ms <= ping_ms) {
+        fprintf(stderr, "ttt-server: timeouts must be at least 0.1 s, and the ping timeout "
+                        "longer than the ping interval\n");
+        return 2;
+    }
+    if (instance)
+        snprintf(a.instance, sizeof a.instance, "%s", instance);
+    else {
+        char hn[64] = "localhost";
+        gethostname(hn, sizeof hn - 1);
+        snprintf(a.instance, sizeof a.instance, "%s:%d", hn, (int)getpid());
+    }
+    log_set_instance(a.instance);
+    if (!web)
+        web = default_web_dir();
+
+    long nofile = raise_nofile();
+    if (!maxconn) {
+        maxconn = nofile - 64;
+        if (maxconn > 100000)
+            maxconn = 100000;
+        if (maxconn < 16)
+            maxconn = 16;
+    } else if (maxconn > nofile - 64) {
+        log_warn("--max-connections %ld is above the file descriptor limit (%ld): "
+                 "raise it (ulimit -n / LimitNOFILE)", maxconn, nofile);
+    }
+
+    uv_loop_init(&a.loop);
+    gm_options gopt = {.abandon_ms = abandon_ms, .wait_ms = wait_ms, .seed = 0};
+    gm_io io = {.ud = NULL, .send = srv_send};
+    a.gm = gm_new(&a.loop, &gopt, &io);
+    store_events ev = gm_store_events(a.gm);
+    store_options sopt = {.redis_url = (redis && *redis) ? redis : NULL,
+                          .instance_name = a.instance,
+                          .finished_ttl_ms = 24LL * 3600 * 1000};
+    char err[256] = "";
+    a.st = a.gm ? store_open(&a.loop, &sopt, &ev, err, sizeof err) : NULL;
+    if (!a.st) {
+        log_error("cannot open the store: %s", err[0] ? err : "out of memory");
+        return 1;
+    }
+    gm_set_store(a.gm, a.st);
+
+    srv_options so = {.host = host, .port = (int)port, .web_dir = web, .instance = a.instance,
+                      .max_conns = (int)maxconn, .rate_limit = (double)rate,
+                      .ping_interval_ms = ping_ms, .ping_timeout_ms = ping_timeout_ms};
+    a.srv = srv_new(&a.loop, &so, a.gm, a.st, err, sizeof err);
+    if (!a.srv) {
+        log_error("%s", err);
+        return 1;
+    }
+    /* the send hook needs the srv; gm copied io at creation, so set it there */
+    gm_io io2 = {.ud = a.srv, .send = srv_send};
+    gm_set_io(a.gm, &io2);
+
+    log_info("ttt-server %s: store %s%s%s, web %s, abandon %.1fs, wait %.1fs, "
+             "max %ld connections", TTT_VERSION, store_backend_name(a.st),
+             sopt.redis_url ? " " : "", sopt.redis_url ? sopt.redis_url : "", web,
+             (double)abandon_ms / 1000, (double)wait_ms / 1000, maxconn);
+    log_info("listening on http://%s:%ld", host ? host : "0.0.0.0", port);
+
+    uv_signal_init(&a.loop, &a.sigterm);
+    a.sigterm.data = &a;
+    uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+    uv_signal_init(&a.loop, &a.sigint);
+    a.sigint.data = &a;
+    uv_signal_start(&a.sigint, on_signal, SIGINT);
+    signal(SIGPIPE, SIG_IGN);
+
+    uv_run(&a.loop, UV_RUN_DEFAULT);
+    srv_context_finish(a.lws_ctx);
+    uv_run(&a.loop, UV_RUN_DEFAULT);
+    int rc = uv_loop_close(&a.loop);
+    if (rc != 0) {
+        log_warn("loop closed with handles still open (%s)", uv_strerror(rc));
+        return 1;
+    }
+    log_info("stopped");
+    return 0;
+}

@@ -1,0 +1,107 @@
+/* metrics.c -- /metrics in the Prometheus text format: connections, games,
+ * moves, errors by code, store health and latency. Counters come from the
+ * manager and the network layer as they stand; nothing here keeps state. */
+#include "srv.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct out {
+    char *buf;
+    size_t len, cap;
+    int failed;
+} out;
+
+static void put(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(out *o, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            o->failed = 1;
+            return;
+        }
+        if ((size_t)n < o->cap - o->len) {
+            o->len += (size_t)n;
+            return;
+        }
+        size_t cap = o->cap * 2 + (size_t)n;
+        char *b = realloc(o->buf, cap);
+        if (!b) {
+            o->failed = 1;
+            return;
+        }
+        o->buf = b;
+        o->cap = cap;
+    }
+}
+
+static void metric(out *o, const char *name, const char *type, const char *help,
+                   unsigned long long v)
+{
+    put(o, "# HELP ttt_%s %s\n# TYPE ttt_%s %s\nttt_%s %llu\n", name, help, name, type, name, v);
+}
+
+char *metrics_render(srv *s, size_t *len)
+{
+    out o = {malloc(4096), 0, 4096, 0};
+    if (!o.buf)
+        return NULL;
+    const srv_stats *ss = srv_get_stats(s);
+    gm_stats gs;
+    gm_get_stats(srv_gm(s), &gs);
+    store *st = srv_store(s);
+
+    metric(&o, "connections", "gauge", "Open WebSocket connections.", ss->conns_now);
+    metric(&o, "connections_total", "counter", "WebSocket connections accepted.", ss->conns_total);
+    metric(&o, "connections_refused_total", "counter",
+           "WebSocket connections refused (limit reached or draining).", ss->conns_refused);
+    metric(&o, "messages_received_total", "counter", "Client messages received.", ss->msgs_in);
+    metric(&o, "messages_sent_total", "counter", "Frames sent to clients.", ss->msgs_out);
+    metric(&o, "bytes_received_total", "counter", "Bytes of client messages.", ss->bytes_in);
+    metric(&o, "bytes_sent_total", "counter", "Bytes of frames sent.", ss->bytes_out);
+    metric(&o, "closed_too_big_total", "counter", "Connections closed with 1009.", ss->too_big);
+    metric(&o, "closed_slow_total", "counter", "Connections closed for not reading.",
+           ss->slow_closed);
+    metric(&o, "closed_silent_total", "counter", "Connections closed after the ping timeout.",
+           ss->ping_timeouts);
+    metric(&o, "http_requests_total", "counter", "HTTP requests.", ss->http_requests);
+    metric(&o, "requests_total", "counter", "Well-formed requests handled.", gs.requests);
+    metric(&o, "games_created_total", "counter", "Games created by this process.",
+           gs.games_created);
+    metric(&o, "games_finished_total", "counter", "Games this process saw end.",
+           gs.games_finished);
+    put(&o, "# HELP ttt_games_finished_by_result_total Games ended, by result.\n"
+            "# TYPE ttt_games_finished_by_result_total counter\n");
+    static const char *const results[] = {"none", "win", "draw", "resign", "abandon"};
+    for (int i = 1; i < 5; i++)
+        put(&o, "ttt_games_finished_by_result_total{result=\"%s\"} %llu\n", results[i],
+            (unsigned long long)gs.finished_by_result[i]);
+    metric(&o, "moves_total", "counter", "Moves accepted (players and computer).", gs.moves);
+    metric(&o, "store_conflicts_total", "counter",
+           "Saves that lost a race and were re-judged.", gs.conflicts);
+    metric(&o, "states_sent_total", "counter", "State frames queued to clients.", gs.states_sent);
+    metric(&o, "rooms", "gauge", "Games with a connection in this process.", gs.rooms);
+    metric(&o, "members", "gauge", "Seats and spectators held by this process.", gs.members);
+    put(&o, "# HELP ttt_errors_total Error replies sent, by code.\n"
+            "# TYPE ttt_errors_total counter\n");
+    for (int e = 1; e < PROTO_ERR_COUNT; e++)
+        put(&o, "ttt_errors_total{code=\"%s\"} %llu\n", proto_err_name((proto_err)e),
+            (unsigned long long)(gs.errors[e] + ss->errors[e]));
+    put(&o, "# HELP ttt_store_up 1 when the store is reachable.\n# TYPE ttt_store_up gauge\n"
+            "ttt_store_up{backend=\"%s\"} %d\n", store_backend_name(st), store_is_up(st));
+    put(&o, "# HELP ttt_store_latency_ms Recent store round trip (moving average).\n"
+            "# TYPE ttt_store_latency_ms gauge\nttt_store_latency_ms %.3f\n",
+        store_latency_ms(st));
+    if (o.failed) {
+        free(o.buf);
+        return NULL;
+    }
+    *len = o.len;
+    return o.buf;
+}

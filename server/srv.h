@@ -1,0 +1,73 @@
+/* srv.h -- the network layer: libwebsockets on the process' libuv loop.
+ *
+ * WebSocket sessions (framing, the 4096-byte limit, rate limit, keepalive,
+ * output queues, close codes) live in srv.c; the HTTP routes in http.c; the
+ * Prometheus text in metrics.c. A message enters at srv.c's
+ * LWS_CALLBACK_RECEIVE, is parsed once by proto_parse, and handed to the
+ * manager with gm_request. Nothing here knows a rule of the game. */
+#ifndef SRV_H
+#define SRV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gm.h"
+#include "store.h"
+
+struct lws;
+struct lws_context;
+typedef struct uv_loop_s uv_loop_t;
+
+typedef struct srv_options {
+    const char *host;          /* NULL: every interface */
+    int port;
+    const char *web_dir;
+    const char *instance;      /* the name in "welcome" */
+    int max_conns;
+    double rate_limit;         /* messages per second per connection, 0 = off */
+    int64_t ping_interval_ms;
+    int64_t ping_timeout_ms;
+} srv_options;
+
+typedef struct srv_stats {
+    uint64_t conns_now, conns_total, conns_refused;
+    uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
+    uint64_t too_big, rate_limited, bad_input, slow_closed, ping_timeouts;
+    uint64_t http_requests;
+    uint64_t errors[PROTO_ERR_COUNT];   /* errors this layer answered (parse, rate) */
+} srv_stats;
+
+typedef struct srv srv;
+
+srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, store *st,
+             char *err, size_t errlen);
+/* The send hook for gm_io. */
+void srv_send(void *srv_ud, void *conn_ud, msg *m);
+/* Refuse new connections, close every client with 1012 ("service restart"),
+ * and call done(ud) once they are gone or after timeout_ms. */
+void srv_drain(srv *s, int64_t timeout_ms, void (*done)(void *ud), void *ud);
+int srv_draining(const srv *s);
+/* Start destroying: lws closes its uv handles on the next loop runs. The
+ * context is returned because with a foreign libuv loop lws needs a second
+ * lws_context_destroy() once the loop has run dry (libwebsockets #1969,
+ * #2595): call srv_context_finish() with it after uv_run() returns. */
+struct lws_context *srv_free(srv *s);
+void srv_context_finish(struct lws_context *ctx);
+
+const srv_stats *srv_get_stats(const srv *s);
+gm *srv_gm(const srv *s);
+store *srv_store(const srv *s);
+const srv_options *srv_opts(const srv *s);
+
+/* http.c */
+typedef struct http_files http_files;
+http_files *http_files_load(const char *dir, char *err, size_t errlen);
+void http_files_free(http_files *f);
+size_t http_files_count(const http_files *f);
+int http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len);
+size_t http_session_size(void);
+
+/* metrics.c: the /metrics body, malloc'd; *len set. */
+char *metrics_render(srv *s, size_t *len);
+
+#endif

@@ -1,0 +1,87 @@
+/* store.c -- picks a store backend and dispatches to it (see store.h), the
+ * way ae.c includes one of ae_epoll.c / ae_select.c. The backends share no
+ * code with each other; the manager shares none with either. */
+#include "store.h"
+
+#include <stdio.h>
+
+const char *store_err_name(int err)
+{
+    switch (err) {
+    case STORE_OK: return "ok";
+    case STORE_ENOTFOUND: return "not found";
+    case STORE_ECONFLICT: return "version conflict";
+    case STORE_EUNAVAIL: return "store unavailable";
+    case STORE_ENOMEM: return "out of memory";
+    case STORE_EINVAL: return "invalid argument";
+    case STORE_ECLOSED: return "store closed";
+    default: return "unknown store error";
+    }
+}
+
+store *store_open(uv_loop_t *loop, const store_options *opts, const store_events *ev,
+                  char *err, size_t errlen)
+{
+    const store_backend *be = &store_memory_backend;
+    if (opts->redis_url && *opts->redis_url) {
+#ifdef TTT_HAVE_REDIS_STORE
+        be = &store_redis_backend;
+#else
+        snprintf(err, errlen, "this build has no Redis store");
+        return NULL;
+#endif
+    }
+    store *s = be->open(loop, opts, ev, err, errlen);
+    if (s)
+        s->be = be;
+    return s;
+}
+
+void store_close(store *s, void (*done)(void *ud), void *ud) { s->be->close(s, done, ud); }
+const char *store_backend_name(const store *s) { return s->be->name; }
+int store_is_up(const store *s) { return s->be->is_up(s); }
+uint32_t store_instance(const store *s) { return s->be->instance(s); }
+double store_latency_ms(const store *s) { return s->be->latency_ms(s); }
+
+void store_game_create(store *s, const store_game *g, store_game_cb *cb, void *ud)
+{
+    s->be->create(s, g, cb, ud);
+}
+
+void store_game_load(store *s, int64_t id, store_game_cb *cb, void *ud)
+{
+    s->be->load(s, id, cb, ud);
+}
+
+void store_game_save(store *s, const store_game *g, store_game_cb *cb, void *ud)
+{
+    s->be->save(s, g, cb, ud);
+}
+
+void store_game_quick(store *s, const store_game *tmpl, store_game_cb *cb, void *ud)
+{
+    s->be->quick(s, tmpl, cb, ud);
+}
+
+void store_open_list(store *s, size_t max, store_list_cb *cb, void *ud)
+{
+    s->be->open_list(s, max, cb, ud);
+}
+
+void store_claim_due(store *s, int64_t now_ms, int64_t lease_ms, size_t max,
+                     store_ids_cb *cb, void *ud)
+{
+    s->be->claim_due(s, now_ms, lease_ms, max, cb, ud);
+}
+
+void store_deadline_reset(store *s, const store_game *g, store_done_cb *cb, void *ud)
+{
+    s->be->deadline_reset(s, g, cb, ud);
+}
+
+void store_subscribe(store *s, int64_t id, store_done_cb *cb, void *ud)
+{
+    s->be->subscribe(s, id, cb, ud);
+}
+
+void store_unsubscribe(store *s, int64_t id) { s->be->unsubscribe(s, id); }

@@ -1,0 +1,200 @@
+/* store.h -- where games live: one interface, two backends.
+ *
+ * Like Redis' ae.h over ae_epoll.c / ae_select.c, the manager (gm.c) speaks
+ * only this interface; store_memory.c keeps games in this process and
+ * store_redis.c keeps them in Redis so several processes share them. Only
+ * store_redis.c includes hiredis.
+ *
+ * Every operation completes through a callback, never before the call
+ * returns (the memory backend defers to the next loop turn), so the manager
+ * runs the same code paths on both backends. A callback receives the
+ * caller's ud and a status: STORE_OK or a negative STORE_E* code.
+ *
+ * Consistency model: a record carries a version. store_game_save() writes a
+ * record only if the stored version is still the one the caller read, and in
+ * the same atomic step publishes the new record to every process subscribed
+ * to that game. The rules are never evaluated inside the store. */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "game.h"
+
+typedef struct uv_loop_s uv_loop_t;
+
+enum {
+    STORE_OK = 0,
+    STORE_ENOTFOUND = -1,   /* no such game (never created, or expired) */
+    STORE_ECONFLICT = -2,   /* version changed since read; current record given */
+    STORE_EUNAVAIL = -3,    /* backend unreachable now; nothing was changed */
+    STORE_ENOMEM = -4,
+    STORE_EINVAL = -5,
+    STORE_ECLOSED = -6      /* the store is shutting down */
+};
+const char *store_err_name(int err);
+
+#define STORE_HASH_LEN 32        /* SHA-256 digest of a seat token */
+#define STORE_MAX_HOLDERS 4      /* processes that may hold one seat at once */
+
+/* kind of game, for the open-games list and matchmaking */
+enum {
+    STORE_KIND_CREATE = 0,       /* opened with "create": shown by "list" */
+    STORE_KIND_QUICK = 1,        /* opened by "quick": matched, not listed */
+    STORE_KIND_REMATCH = 2
+};
+
+typedef struct store_seat {
+    uint8_t taken;               /* 1 once a player (or the computer) holds it */
+    uint8_t computer;            /* the computer plays this seat */
+    uint8_t nholders;            /* processes with a live connection on it */
+    uint8_t _pad;
+    uint32_t holders[STORE_MAX_HOLDERS]; /* store_instance() ids of those processes */
+    int64_t away_ms;             /* when the seat lost its last connection, 0 if not away */
+    uint8_t token_hash[STORE_HASH_LEN];  /* SHA-256(token); tokens are never stored */
+} store_seat;
+
+/* One game as stored. Plain data: copy with '='. seat[0] is X, seat[1] is O. */
+typedef struct store_game {
+    int64_t id;
+    uint64_t version;            /* 1 when created, +1 per successful save */
+    game_state st;
+    store_seat seat[2];
+    uint8_t kind;                /* STORE_KIND_* */
+    uint8_t level;               /* game_ai_level when a seat is the computer */
+    uint8_t rematch[2];          /* X / O asked for a rematch */
+    int64_t rematch_id;          /* the game that followed this one, 0 if none */
+    int64_t created_ms;
+    int64_t updated_ms;
+    int64_t deadline_ms;         /* next timeout to check (abandon or wait), 0 if none */
+} store_game;
+
+typedef struct store_open_game {
+    int64_t id;
+    int64_t created_ms;
+} store_open_game;
+
+typedef struct store store;
+
+/* Callbacks. `g` is valid only during the call; copy what you keep. */
+typedef void store_game_cb(void *ud, int status, const store_game *g);
+typedef void store_list_cb(void *ud, int status, const store_open_game *games, size_t n);
+typedef void store_ids_cb(void *ud, int status, const int64_t *ids, size_t n);
+typedef void store_done_cb(void *ud, int status);
+
+/* Events the store raises on its own, set once at creation. */
+typedef struct store_events {
+    void *ud;
+    /* A record was saved (by any process) for a game this process subscribes
+     * to. Per game, records arrive in version order; a version may arrive
+     * more than once or be skipped after a reconnection (callers dedupe by
+     * version and re-load when they see a gap). */
+    void (*published)(void *ud, const store_game *g);
+    /* The backend became reachable (up=1) or unreachable (up=0). After a
+     * reconnection subscriptions are restored by the store, but records
+     * saved meanwhile were missed: the manager re-loads what it watches. */
+    void (*health)(void *ud, int up);
+    /* Another process stopped sending heartbeats (it died without saying
+     * goodbye). Raised in exactly one surviving process per dead instance:
+     * ids are the games on which `instance` held a seat; the manager removes
+     * it from their holders and marks the seats away. */
+    void (*orphaned)(void *ud, uint32_t instance, const int64_t *ids, size_t n);
+} store_events;
+
+typedef struct store_options {
+    const char *redis_url;       /* NULL: the memory backend */
+    const char *instance_name;   /* for logs and presence bookkeeping */
+    int64_t finished_ttl_ms;     /* how long an ended game stays readable (24 h) */
+} store_options;
+
+/* Create the backend chosen by opts->redis_url on loop. Returns NULL and
+ * writes a reason into err (errlen bytes) on failure. Connecting to Redis is
+ * asynchronous: the store may start unavailable and report health later. */
+store *store_open(uv_loop_t *loop, const store_options *opts,
+                  const store_events *ev, char *err, size_t errlen);
+/* Begin shutdown: pending operations complete with STORE_ECLOSED, then
+ * done(ud) runs once every handle is closed; free nothing before that. */
+void store_close(store *s, void (*done)(void *ud), void *ud);
+
+const char *store_backend_name(const store *s);   /* "memory" or "redis" */
+int store_is_up(const store *s);                   /* 1 when reachable now */
+uint32_t store_instance(const store *s);           /* this process' id, 0 until known */
+/* Milliseconds of the last round trip to the backend (0 for memory). */
+double store_latency_ms(const store *s);
+
+/* Create g as a new game: the store assigns g->id (100, 101, ... across all
+ * processes; never reused), sets version 1, and lists it as open when
+ * g->kind == STORE_KIND_CREATE and it is waiting, or queues it for
+ * matchmaking when STORE_KIND_QUICK and waiting. cb gets the stored record. */
+void store_game_create(store *s, const store_game *g, store_game_cb *cb, void *ud);
+
+void store_game_load(store *s, int64_t id, store_game_cb *cb, void *ud);
+
+/* Write g if the stored version is still g->version; the stored record
+ * becomes version g->version + 1 and is published. On STORE_ECONFLICT cb
+ * gets the current record. The store also keeps its indexes in step with
+ * the record in the same atomic step: drops the game from the open list and
+ * matchmaking queue once it is not waiting, schedules g->deadline_ms, and
+ * starts the finished-game expiry once it is over. */
+void store_game_save(store *s, const store_game *g, store_game_cb *cb, void *ud);
+
+/* Matchmaking, atomic across processes: take the oldest waiting
+ * STORE_KIND_QUICK game off the queue (cb: STORE_OK with that record), or,
+ * when there is none, create tmpl as a new quick game exactly like
+ * store_game_create (cb: STORE_OK with the new record, whose version is 1
+ * and whose seat[0] equals tmpl's). A game is handed to one caller only. */
+void store_game_quick(store *s, const store_game *tmpl, store_game_cb *cb, void *ud);
+
+/* Waiting games opened with "create", oldest first, at most max. */
+void store_open_list(store *s, size_t max, store_list_cb *cb, void *ud);
+
+/* Claim games whose deadline_ms <= now_ms, at most max. A claimed game is not
+ * handed out again for lease_ms, so exactly one process handles it; the
+ * claimer loads it, applies the timeout, and saves (which sets the next
+ * deadline or none). */
+void store_claim_due(store *s, int64_t now_ms, int64_t lease_ms, size_t max,
+                     store_ids_cb *cb, void *ud);
+
+/* After handling a claimed game without saving it (nothing was due after
+ * all), put its deadline index back in step with the record: schedule
+ * g->deadline_ms, or drop the entry when it is 0, unless the stored version
+ * is no longer g->version (then the save that changed it already did). */
+void store_deadline_reset(store *s, const store_game *g, store_done_cb *cb, void *ud);
+
+/* Receive `published` events for game id (reference counted per id by the
+ * caller: call once per id). cb runs once the subscription is active, so a
+ * save after it is certain to be seen. */
+void store_subscribe(store *s, int64_t id, store_done_cb *cb, void *ud);
+void store_unsubscribe(store *s, int64_t id);
+
+/* ---- backend contract (ae_epoll.c style): one table per backend ---- */
+typedef struct store_backend {
+    const char *name;
+    store *(*open)(uv_loop_t *loop, const store_options *opts,
+                   const store_events *ev, char *err, size_t errlen);
+    void (*close)(store *s, void (*done)(void *ud), void *ud);
+    int (*is_up)(const store *s);
+    uint32_t (*instance)(const store *s);
+    double (*latency_ms)(const store *s);
+    void (*create)(store *s, const store_game *g, store_game_cb *cb, void *ud);
+    void (*load)(store *s, int64_t id, store_game_cb *cb, void *ud);
+    void (*save)(store *s, const store_game *g, store_game_cb *cb, void *ud);
+    void (*quick)(store *s, const store_game *tmpl, store_game_cb *cb, void *ud);
+    void (*open_list)(store *s, size_t max, store_list_cb *cb, void *ud);
+    void (*claim_due)(store *s, int64_t now_ms, int64_t lease_ms, size_t max,
+                      store_ids_cb *cb, void *ud);
+    void (*deadline_reset)(store *s, const store_game *g, store_done_cb *cb, void *ud);
+    void (*subscribe)(store *s, int64_t id, store_done_cb *cb, void *ud);
+    void (*unsubscribe)(store *s, int64_t id);
+} store_backend;
+
+/* Every backend's struct begins with this, so store.c can dispatch. */
+struct store {
+    const store_backend *be;
+};
+
+extern const store_backend store_memory_backend;
+extern const store_backend store_redis_backend;
+
+#endif

@@ -1,0 +1,541 @@
+/* store_memory.c -- the in-process store backend: games in a hash table,
+ * for a single server process (the default, and the reference semantics of
+ * store.h for the Redis backend).
+ *
+ * Completions are deferred to the next loop turn through a uv_idle handle,
+ * never run inside the call: the manager then walks exactly the code paths
+ * it walks with Redis, where every answer arrives later. Deadlines and
+ * expiries sit in two binary min-heaps with lazy deletion: an entry is live
+ * only while it matches the game's current value, so re-scheduling is a push
+ * and never a search. */
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+#include <utlist.h>
+#include <uv.h>
+
+#define FIRST_GAME_ID 100
+#define SWEEP_MS 10000   /* expiry sweep period: memory is returned within 10 s of a TTL */
+
+typedef struct mem_game {
+    int64_t id;
+    store_game rec;
+    int64_t idx_deadline;        /* the deadline index' score, 0 if not indexed */
+    int64_t expire_at;           /* ms, 0 = keep */
+    int listed;                  /* on open_list (1) or quick queue (2), 0 neither */
+    struct mem_game *prev, *next;/* open list / quick queue links */
+    UT_hash_handle hh;
+} mem_game;
+
+typedef struct mem_sub {
+    int64_t id;
+    UT_hash_handle hh;
+} mem_sub;
+
+typedef struct heap_ent {
+    int64_t when;
+    int64_t id;
+} heap_ent;
+
+typedef struct heap {
+    heap_ent *v;
+    size_t n, cap;
+} heap;
+
+enum { OP_GAME, OP_LIST, OP_IDS, OP_DONE, OP_PUBLISH };
+
+typedef struct mem_op {
+    struct mem_op *next;
+    int kind;
+    int status;
+    union {
+        store_game_cb *game;
+        store_list_cb *list;
+        store_ids_cb *ids;
+        store_done_cb *done;
+    } cb;
+    void *ud;
+    void *arr;                   /* OP_LIST / OP_IDS results, freed after the call */
+    size_t n;
+    store_game g;
+} mem_op;
+
+typedef struct mem_store {
+    store base;                  /* must stay first: store.c dispatches through it */
+    uv_loop_t *loop;
+    store_events ev;
+    int64_t finished_ttl_ms;
+    int64_t next_id;
+    mem_game *games;
+    mem_game *open_head, *quick_head;
+    mem_sub *subs;
+    heap deadlines, expiries;
+    mem_op *q_head, *q_tail;
+    uv_idle_t idle;
+    uv_timer_t sweep;
+    int closing, handles_open;
+    void (*done)(void *ud);
+    void *done_ud;
+} mem_store;
+
+static int64_t now_ms(mem_store *m)
+{
+    (void)m;
+    /* wall clock: deadlines are absolute times that the Redis backend shares
+     * between processes, and the memory backend keeps the same meaning */
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* ---- min-heap -------------------------------------------------------------- */
+
+static int heap_push(heap *h, int64_t when, int64_t id)
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 64;
+        heap_ent *v = realloc(h->v, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        h->v = v;
+        h->cap = cap;
+    }
+    size_t i = h->n++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (h->v[p].when <= when)
+            break;
+        h->v[i] = h->v[p];
+        i = p;
+    }
+    h->v[i] = (heap_ent){when, id};
+    return 0;
+}
+
+static heap_ent heap_pop(heap *h)
+{
+    heap_ent top = h->v[0], last = h->v[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && h->v[c + 1].when < h->v[c].when)
+            c++;
+        if (last.when <= h->v[c].when)
+            break;
+        h->v[i] = h->v[c];
+        i = c;
+    }
+    if (h->n)
+        h->v[i] = last;
+    return top;
+}
+
+/* ---- deferred completions ---------------------------------------------------- */
+
+static void on_idle(uv_idle_t *h);
+
+static mem_op *op_new(mem_store *m, int kind, void *ud)
+{
+    mem_op *op = calloc(1, sizeof(*op));
+    if (!op)
+        return NULL;
+    op->kind = kind;
+    op->ud = ud;
+    if (m->q_tail)
+        m->q_tail->next = op;
+    else
+        m->q_head = op;
+    m->q_tail = op;
+    if (!m->closing)
+        uv_idle_start(&m->idle, on_idle);   /* a no-op when already started */
+    return op;
+}
+
+static void run_op(mem_store *m, mem_op *op)
+{
+    switch (op->kind) {
+    case OP_GAME:
+        op->cb.game(op->ud, op->status, op->status == STORE_OK || op->status == STORE_ECONFLICT
+                                            ? &op->g : NULL);
+        break;
+    case OP_LIST:
+        op->cb.list(op->ud, op->status, op->arr, op->n);
+        break;
+    case OP_IDS:
+        op->cb.ids(op->ud, op->status, op->arr, op->n);
+        break;
+    case OP_DONE:
+        if (op->cb.done)
+            op->cb.done(op->ud, op->status);
+        break;
+    case OP_PUBLISH:
+        if (!m->closing && m->ev.published)
+            m->ev.published(m->ev.ud, &op->g);
+        break;
+    default:
+        abort();
+    }
+    free(op->arr);
+    free(op);
+}
+
+/* Run what was queued before this turn began; work queued by the callbacks
+ * themselves waits for the next turn, as a network reply would. */
+static void flush(mem_store *m)
+{
+    mem_op *op = m->q_head;
+    mem_op *end = m->q_tail;
+    m->q_head = m->q_tail = NULL;
+    while (op) {
+        mem_op *next = op->next;
+        int last = (op == end);
+        run_op(m, op);
+        if (last)
+            break;
+        op = next;
+    }
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    mem_store *m = h->data;
+    flush(m);
+    if (!m->q_head)
+        uv_idle_stop(&m->idle);
+}
+
+static void game_reply(mem_store *m, store_game_cb *cb, void *ud, int status, const store_game *g)
+{
+    mem_op *op = op_new(m, OP_GAME, ud);
+    if (!op)
+        return;   /* out of memory: the caller's op is lost, as a dropped reply would be */
+    op->cb.game = cb;
+    op->status = status;
+    if (g)
+        op->g = *g;
+}
+
+static void publish(mem_store *m, const store_game *g)
+{
+    mem_sub *sub;
+    HASH_FIND(hh, m->subs, &g->id, sizeof(g->id), sub);
+    if (!sub)
+        return;
+    mem_op *op = op_new(m, OP_PUBLISH, NULL);
+    if (op)
+        op->g = *g;
+}
+
+/* ---- indexes: open list, quick queue, deadlines, expiry ----------------------- */
+
+static void unlist(mem_store *m, mem_game *mg)
+{
+    if (mg->listed == 1)
+        DL_DELETE(m->open_head, mg);
+    else if (mg->listed == 2)
+        DL_DELETE(m->quick_head, mg);
+    mg->listed = 0;
+}
+
+/* Bring every index in step with mg->rec: the one atomic step of a save. */
+static void reindex(mem_store *m, mem_game *mg)
+{
+    const store_game *g = &mg->rec;
+    if (g->st.status != GAME_WAITING)
+        unlist(m, mg);
+    else if (!mg->listed && g->kind == STORE_KIND_CREATE) {
+        DL_APPEND(m->open_head, mg);
+        mg->listed = 1;
+    } else if (!mg->listed && g->kind == STORE_KIND_QUICK) {
+        DL_APPEND(m->quick_head, mg);
+        mg->listed = 2;
+    }
+    if (g->deadline_ms != mg->idx_deadline) {
+        mg->idx_deadline = g->deadline_ms;
+        if (g->deadline_ms)
+            heap_push(&m->deadlines, g->deadline_ms, g->id);
+    }
+    if (g->st.status == GAME_OVER && !mg->expire_at) {
+        mg->expire_at = now_ms(m) + m->finished_ttl_ms;
+        heap_push(&m->expiries, mg->expire_at, g->id);
+    }
+}
+
+static void game_free(mem_store *m, mem_game *mg)
+{
+    unlist(m, mg);
+    HASH_DEL(m->games, mg);
+    free(mg);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    mem_store *m = t->data;
+    int64_t now = now_ms(m);
+    while (m->expiries.n && m->expiries.v[0].when <= now) {
+        heap_ent e = heap_pop(&m->expiries);
+        mem_game *mg;
+        HASH_FIND(hh, m->games, &e.id, sizeof(e.id), mg);
+        if (mg && mg->expire_at == e.when)
+            game_free(m, mg);
+    }
+}
+
+/* ---- operations ----------------------------------------------------------------- */
+
+static mem_game *game_insert(mem_store *m, const store_game *g, uint8_t kind)
+{
+    mem_game *mg = calloc(1, sizeof(*mg));
+    if (!mg)
+        return NULL;
+    mg->rec = *g;
+    mg->rec.id = mg->id = m->next_id++;
+    mg->rec.version = 1;
+    mg->rec.kind = kind;
+    HASH_ADD(hh, m->games, id, sizeof(mg->id), mg);
+    reindex(m, mg);
+    return mg;
+}
+
+static void mem_create(store *s, const store_game *g, store_game_cb *cb, void *ud)
+{
+    mem_store *m = (mem_store *)s;
+    mem_game *mg = game_insert(m, g, g->kind);
+    if (!mg) {
+        game_reply(m, cb, ud, STORE_ENOMEM, NULL);
+        return;
+    }
+    game_reply(m, cb, ud, STORE_OK, &mg->rec);
+}
+
+static void mem_load(store *s, int64_t id, store_game_cb *cb, void *ud)
+{
+    mem_store *m = (mem_store *)s;
+    mem_game *mg;
+    HASH_FIND(hh, m->games, &id, sizeof(id), mg);
+    game_reply(m, cb, ud, mg ? STORE_OK : STORE_ENOTFOUND, mg ? &mg->rec : NULL);
+}
+
+static void mem_save(store *s, const store_game *g, store_game_cb *cb, void *ud)
+{
+    mem_store *m = (mem_store *)s;
+    mem_game *mg;
+    HASH_FIND(hh, m->games, &g->id, sizeof(g->id), mg);
+    if (!mg) {
+        game_reply(m, cb, ud, STORE_ENOTFOUND, NULL);
+        return;
+    }
+    if (mg->rec.version != g->version) {
+        game_reply(m, cb, ud, STORE_ECONFLICT, &mg->rec);
+        return;
+    }
+    mg->rec = *g;
+    mg->rec.version = g->version + 1;
+    reindex(m, mg);
+    publish(m, &mg->rec);
+    game_reply(m, cb, ud, STORE_OK, &mg->rec);
+}
+
+static void mem_quick(store *s, const store_game *tmpl, store_game_cb *cb, void *ud)
+{
+    mem_store *m = (mem_store *)s;
+    mem_game *mg = m->quick_head;
+    if (mg) {
+        unlist(m, mg);   /* handed to this caller only */
+        game_reply(m, cb, ud, STORE_OK, &mg->rec);
+        return;
+    }
+    mg = game_insert(m, tmpl, STORE_KIND_QUICK);
+    game_reply(m, cb, ud, mg ? STORE_OK : STORE_ENOMEM, mg ? &mg->rec : NULL);
+}
+
+static void mem_open_list(store *s, size_t max, store_list_cb *cb, void *ud)
+{
+    mem_store *m = (mem_store *)s;
+    size_t n = 0;
+    mem_game *mg;
+    DL_FOREACH(m->open_head, mg) if (n < max) n++;
+    store_open_game *arr = n ? calloc(n, sizeof(*arr)) : NULL;
+    mem_op *op = op_new(m, OP_LIST, ud);
+    if (!op) {
+        free(arr);
+        return;
+    }
+    op->cb.list = cb;
+    if (n && !arr) {
+        op->status = STORE_ENOMEM;
+        return;
+    }
+    size_t i = 0;
+    DL_FOREACH(m->open_head, mg) {
+        if (i == n)
+            break;
+        arr[i++] = (store_open_game){mg->id, mg->rec.created_ms};
+    }
+    op->arr = arr;
+    op->n = n;
+}
+
+static void mem_claim_due(store *s, int64_t now, int64_t lease_ms, size_t max,
+                          store_ids_cb *cb, void *ud)
+{
+    mem_store *m = (mem_store *)s;
+    int64_t *ids = max ? calloc(max, sizeof(*ids)) : NULL;
+    size_t n = 0;
+    mem_op *op = op_new(m, OP_IDS, ud);
+    if (!op) {
+        free(ids);
+        return;
+    }
+    op->cb.ids = cb;
+    if (max && !ids) {
+        op->status = STORE_ENOMEM;
+        return;
+    }
+    while (n < max && m->deadlines.n && m->deadlines.v[0].when <= now) {
+        heap_ent e = heap_pop(&m->deadlines);
+        mem_game *mg;
+        HASH_FIND(hh, m->games, &e.id, sizeof(e.id), mg);
+        if (!mg || mg->idx_deadline != e.when)
+            continue;   /* stale entry: the game was re-scheduled or is gone */
+        ids[n++] = e.id;
+        mg->idx_deadline = now + lease_ms;
+        heap_push(&m->deadlines, mg->idx_deadline, e.id);
+    }
+    op->arr = ids;
+    op->n = n;
+}
+
+static void done_reply(mem_store *m, store_done_cb *cb, void *ud, int status)
+{
+    mem_op *op = op_new(m, OP_DONE, ud);
+    if (op) {
+        op->cb.done = cb;
+        op->status = status;
+    }
+}
+
+static void mem_deadline_reset(store *s, const store_game *g, store_done_cb *cb, void *ud)
+{
+    mem_store *m = (mem_store *)s;
+    mem_game *mg;
+    HASH_FIND(hh, m->games, &g->id, sizeof(g->id), mg);
+    if (mg && mg->rec.version == g->version) {
+        mg->idx_deadline = g->deadline_ms;
+        if (g->deadline_ms)
+            heap_push(&m->deadlines, g->deadline_ms, g->id);
+    }
+    done_reply(m, cb, ud, mg ? STORE_OK : STORE_ENOTFOUND);
+}
+
+static void mem_subscribe(store *s, int64_t id, store_done_cb *cb, void *ud)
+{
+    mem_store *m = (mem_store *)s;
+    mem_sub *sub;
+    HASH_FIND(hh, m->subs, &id, sizeof(id), sub);
+    if (!sub && (sub = calloc(1, sizeof(*sub))) != NULL) {
+        sub->id = id;
+        HASH_ADD(hh, m->subs, id, sizeof(sub->id), sub);
+    }
+    done_reply(m, cb, ud, sub ? STORE_OK : STORE_ENOMEM);
+}
+
+static void mem_unsubscribe(store *s, int64_t id)
+{
+    mem_store *m = (mem_store *)s;
+    mem_sub *sub;
+    HASH_FIND(hh, m->subs, &id, sizeof(id), sub);
+    if (sub) {
+        HASH_DEL(m->subs, sub);
+        free(sub);
+    }
+}
+
+static int mem_is_up(const store *s) { return !((const mem_store *)s)->closing; }
+static uint32_t mem_instance(const store *s) { (void)s; return 1; }
+static double mem_latency_ms(const store *s) { (void)s; return 0.0; }
+
+/* ---- lifecycle ---------------------------------------------------------------- */
+
+static store *mem_open(uv_loop_t *loop, const store_options *opts, const store_events *ev,
+                       char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    mem_store *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->loop = loop;
+    if (ev)
+        m->ev = *ev;
+    m->finished_ttl_ms = opts && opts->finished_ttl_ms ? opts->finished_ttl_ms : 24LL * 3600 * 1000;
+    m->next_id = FIRST_GAME_ID;
+    uv_idle_init(loop, &m->idle);
+    m->idle.data = m;
+    uv_timer_init(loop, &m->sweep);
+    m->sweep.data = m;
+    uv_timer_start(&m->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
+    uv_unref((uv_handle_t *)&m->sweep);   /* housekeeping must not keep the loop alive */
+    m->handles_open = 2;
+    return &m->base;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    mem_store *m = h->data;
+    if (--m->handles_open > 0)
+        return;
+    mem_game *mg, *tmp;
+    HASH_ITER(hh, m->games, mg, tmp) game_free(m, mg);
+    mem_sub *sub, *stmp;
+    HASH_ITER(hh, m->subs, sub, stmp) {
+        HASH_DEL(m->subs, sub);
+        free(sub);
+    }
+    free(m->deadlines.v);
+    free(m->expiries.v);
+    void (*done)(void *) = m->done;
+    void *ud = m->done_ud;
+    free(m);
+    if (done)
+        done(ud);
+}
+
+static void mem_close(store *s, void (*done)(void *ud), void *ud)
+{
+    mem_store *m = (mem_store *)s;
+    m->closing = 1;
+    m->done = done;
+    m->done_ud = ud;
+    /* what is still queued completes now, as ECLOSED where it carried a result */
+    while (m->q_head) {
+        for (mem_op *op = m->q_head; op; op = op->next)
+            if (op->kind != OP_PUBLISH)
+                op->status = STORE_ECLOSED;
+        flush(m);
+    }
+    uv_close((uv_handle_t *)&m->idle, on_handle_closed);
+    uv_close((uv_handle_t *)&m->sweep, on_handle_closed);
+}
+
+const store_backend store_memory_backend = {
+    .name = "memory",
+    .open = mem_open,
+    .close = mem_close,
+    .is_up = mem_is_up,
+    .instance = mem_instance,
+    .latency_ms = mem_latency_ms,
+    .create = mem_create,
+    .load = mem_load,
+    .save = mem_save,
+    .quick = mem_quick,
+    .open_list = mem_open_list,
+    .claim_due = mem_claim_due,
+    .deadline_reset = mem_deadline_reset,
+    .subscribe = mem_subscribe,
+    .unsubscribe = mem_unsubscribe,
+};

@@ -1,0 +1,1960 @@
+/* store_redis.c -- the Redis backend of store.h: games shared by every server
+ * process through one Redis, driven by hiredis' async API on the caller's
+ * libuv loop. There is no synchronous Redis call anywhere, start-up included:
+ * the store opens "down" and reports health(1) once both of its connections
+ * (commands, and one subscriber) are ready.
+ *
+ * Key schema. Every per-game key carries the hash tag {<id>}.
+ *   ttt:id               STRING  INCR counter; a game's id is the value + 99,
+ *                                so a fresh Redis hands out 100, 101, ... and an
+ *                                id is never repeated (as long as Redis keeps its
+ *                                data: run it with AOF or RDB)
+ *   ttt:{<id>}:game      HASH    v = version (decimal; what the save script
+ *                                    compares, so Lua never parses a record)
+ *                                d = the record (binary, format below)
+ *                                h = instances holding a seat, "3 7" (for the
+ *                                    per-instance sets below)
+ *                                expiry: over -> finished_ttl_ms (24 h);
+ *                                waiting -> finished_ttl_ms + time to its
+ *                                deadline (a safety net when no server is left to
+ *                                time it out); playing -> none
+ *   ttt:{<id>}:ch        channel each save PUBLISHes the new record here
+ *   ttt:open             ZSET    waiting STORE_KIND_CREATE games, score = id
+ *                                (ids follow creation order across processes)
+ *   ttt:quick            ZSET    waiting STORE_KIND_QUICK games not handed out
+ *                                yet, score = id
+ *   ttt:deadline         ZSET    games with a deadline, score = deadline_ms, or
+ *                                the lease end once claimed
+ *   ttt:instance_seq     STRING  INCR counter of process instance ids (1, 2, ...)
+ *   ttt:instances        ZSET    live instances, score = last heartbeat in ms of
+ *                                Redis' own clock (TIME), so host clock skew
+ *                                cannot make a live process look dead
+ *   ttt:inst:<i>:games   SET     games on which instance i holds a seat, kept
+ *                                exact by create/save from the seat holders
+ * The scripts drop an index entry whose game key has expired when they meet it.
+ * Pub/sub is not scoped by database number: two deployments must not share one
+ * Redis server through different /db numbers.
+ *
+ * Record format 1 (all integers little-endian, written field by field):
+ *   u8 format=1, i64 id, u64 version,
+ *   game_state: u16 x, u16 o, u8 moves[9], u8 ply, u8 status, u8 result,
+ *               u8 winner, i8 line[3],
+ *   2 x seat:   u8 taken, u8 computer, u8 nholders (<= 4), u32 holders[nholders],
+ *               i64 away_ms, u8 token_hash[32],
+ *   u8 kind, u8 level, u8 rematch[2], i64 rematch_id, i64 created_ms,
+ *   i64 updated_ms, i64 deadline_ms.
+ * Holders past nholders and padding are not stored (they read back as 0). A
+ * future format gets a new first byte; readers refuse what they don't know.
+ *
+ * Every multi-key step is one Lua script (SCRIPT LOAD at connect, EVALSHA,
+ * EVAL when Redis answers NOSCRIPT), so it is atomic and one round trip.
+ * Several keys are derived inside the scripts (the new id's key, index
+ * members): fine on a single Redis, not Redis Cluster.
+ *
+ * Presence: each process takes an instance id (INCR ttt:instance_seq) on its
+ * first connection, heartbeats every second and every 2 s claims instances
+ * silent for 5 s; the claim script removes the instance and hands its game set
+ * to that one caller, which raises orphaned(). A clean close removes the
+ * instance; if it still holds seats (its manager did not release them) it is
+ * left with score 0 instead, so a survivor marks those seats away at once.
+ *
+ * Outages: when a connection drops, every operation waiting on it completes
+ * with STORE_EUNAVAIL (a save whose fate is unknown too), health(0) is raised,
+ * and a fresh redisAsyncContext is made after 100 ms .. 2 s of jittered
+ * backoff (hiredis contexts never reconnect). Contexts are freed only from our
+ * own idle or timer callbacks, never inside hiredis' callbacks. */
+#include "store.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uv.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libuv.h>   /* after uv.h: the one place hiredis meets the loop */
+
+#include "log.h"
+
+#define DAY_MS (24LL * 3600 * 1000)
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+#define TICK_MS 1000              /* heartbeat period */
+#define REAP_EVERY 2              /* ticks between looks for dead instances */
+#define STALE_MS 5000             /* an instance silent this long is dead */
+#define REAP_MAX 16               /* dead instances claimed per look */
+#define CONNECT_TIMEOUT_MS 5000   /* connect + handshake */
+#define OP_TIMEOUT_MS 5000        /* a reply later than this: the connection is hung */
+#define BYE_TIMEOUT_MS 1000       /* how long close waits for the goodbye */
+#define SUB_BATCH 128             /* channels per SUBSCRIBE when re-subscribing */
+#define COUNT_MAX 100000          /* cap on max for open_list / claim_due */
+
+#define REC_FORMAT 1
+#define REC_MAX 256               /* a format-1 record is at most 194 bytes */
+#define OP_MAXARGS 16
+
+/* ---- Lua ----------------------------------------------------------------------
+ * Common ARGV of create, quick and save:
+ *   [1] record  [2] status (0 waiting, 1 playing, 2 over)  [3] list: 'o' open,
+ *   'q' quick, '-' none (create only)  [4] deadline_ms or 0  [5] ttl ms or 0
+ *   (persist)  [6] holders "3 7" ('' once over)
+ * ttt_index() brings every index in step with the record just written. */
+#define LUA_INDEX \
+    "local function ttt_index(id, k, oldh)\n" \
+    "  if ARGV[2] ~= '0' then\n" \
+    "    redis.call('ZREM', 'ttt:open', id)\n" \
+    "    redis.call('ZREM', 'ttt:quick', id)\n" \
+    "  end\n" \
+    "  if ARGV[4] ~= '0' then redis.call('ZADD', 'ttt:deadline', ARGV[4], id)\n" \
+    "  else redis.call('ZREM', 'ttt:deadline', id) end\n" \
+    "  if ARGV[5] ~= '0' then redis.call('PEXPIRE', k, ARGV[5])\n" \
+    "  else redis.call('PERSIST', k) end\n" \
+    "  local new = {}\n" \
+    "  for h in string.gmatch(ARGV[6], '%d+') do new[h] = true end\n" \
+    "  if oldh then\n" \
+    "    for h in string.gmatch(oldh, '%d+') do\n" \
+    "      if not new[h] then redis.call('SREM', 'ttt:inst:' .. h .. ':games', id) end\n" \
+    "    end\n" \
+    "  end\n" \
+    "  for h in pairs(new) do redis.call('SADD', 'ttt:inst:' .. h .. ':games', id) end\n" \
+    "  redis.call('HSET', k, 'h', ARGV[6])\n" \
+    "end\n"
+
+/* the new id is written into bytes 2..9 of the record the caller encoded */
+#define LUA_CREATE_BODY \
+    "local id = tostring(redis.call('INCR', 'ttt:id') + 99)\n" \
+    "local k = 'ttt:{' .. id .. '}:game'\n" \
+    "local d = string.sub(ARGV[1], 1, 1) .. struct.pack('<i8', tonumber(id))" \
+    " .. string.sub(ARGV[1], 10)\n" \
+    "redis.call('HSET', k, 'v', '1', 'd', d)\n" \
+    "if ARGV[3] == 'o' then redis.call('ZADD', 'ttt:open', id, id)\n" \
+    "elseif ARGV[3] == 'q' then redis.call('ZADD', 'ttt:quick', id, id) end\n" \
+    "ttt_index(id, k, false)\n" \
+    "return d\n"
+
+enum { SC_CREATE, SC_SAVE, SC_QUICK, SC_LIST, SC_CLAIM, SC_RESET, SC_BEAT, SC_REAP, SC_BYE,
+       SC_COUNT };
+
+static const char *const script_name[SC_COUNT] = {
+    "create", "save", "quick", "open_list", "claim_due", "deadline_reset", "heartbeat",
+    "reap", "goodbye"};
+
+static const char *const script_src[SC_COUNT] = {
+    /* create: -> record */
+    LUA_INDEX LUA_CREATE_BODY,
+
+    /* save: KEYS[1] game key; ARGV[7] id, [8] expected version, [9] channel
+     * -> {0} saved, {1} not found, {2, current record} version conflict */
+    LUA_INDEX
+    "local k = KEYS[1]\n"
+    "local cur = redis.call('HMGET', k, 'v', 'd', 'h')\n"
+    "if not cur[1] then return {1} end\n"
+    "if cur[1] ~= ARGV[8] then return {2, cur[2]} end\n"
+    "redis.call('HSET', k, 'v', tostring(tonumber(ARGV[8]) + 1), 'd', ARGV[1])\n"
+    "ttt_index(ARGV[7], k, cur[3])\n"
+    "redis.call('PUBLISH', ARGV[9], ARGV[1])\n"
+    "return {0}\n",
+
+    /* quick: pop the oldest queued game that still exists, else create */
+    LUA_INDEX
+    "while true do\n"
+    "  local p = redis.call('ZPOPMIN', 'ttt:quick')\n"
+    "  if #p == 0 then break end\n"
+    "  local d = redis.call('HGET', 'ttt:{' .. p[1] .. '}:game', 'd')\n"
+    "  if d then return d end\n"
+    "end\n"
+    LUA_CREATE_BODY,
+
+    /* open_list: ARGV[1] max -> records, oldest first */
+    "local max = tonumber(ARGV[1])\n"
+    "local out, stale, off = {}, {}, 0\n"
+    "while #out < max do\n"
+    "  local ids = redis.call('ZRANGE', 'ttt:open', off, off + max - 1)\n"
+    "  if #ids == 0 then break end\n"
+    "  off = off + #ids\n"
+    "  for _, id in ipairs(ids) do\n"
+    "    local d = redis.call('HGET', 'ttt:{' .. id .. '}:game', 'd')\n"
+    "    if not d then stale[#stale + 1] = id\n"
+    "    elseif #out < max then out[#out + 1] = d end\n"
+    "  end\n"
+    "end\n"
+    "for _, id in ipairs(stale) do redis.call('ZREM', 'ttt:open', id) end\n"
+    "return out\n",
+
+    /* claim_due: ARGV[1] now_ms, [2] lease_ms, [3] max -> ids; each claimed
+     * id is re-scored to now + lease so nobody else gets it meanwhile */
+    "local due = redis.call('ZRANGEBYSCORE', 'ttt:deadline', '-inf', ARGV[1],"
+    " 'LIMIT', 0, ARGV[3])\n"
+    "local lease_end = tonumber(ARGV[1]) + tonumber(ARGV[2])\n"
+    "local out = {}\n"
+    "for _, id in ipairs(due) do\n"
+    "  if redis.call('EXISTS', 'ttt:{' .. id .. '}:game') == 1 then\n"
+    "    redis.call('ZADD', 'ttt:deadline', lease_end, id)\n"
+    "    out[#out + 1] = id\n"
+    "  else redis.call('ZREM', 'ttt:deadline', id) end\n"
+    "end\n"
+    "return out\n",
+
+    /* deadline_reset: KEYS[1] game key; ARGV[1] id, [2] version, [3] deadline
+     * -> 0, or 1 when the game is gone */
+    "local v = redis.call('HGET', KEYS[1], 'v')\n"
+    "if not v then return 1 end\n"
+    "if v == ARGV[2] then\n"
+    "  if ARGV[3] ~= '0' then redis.call('ZADD', 'ttt:deadline', ARGV[3], ARGV[1])\n"
+    "  else redis.call('ZREM', 'ttt:deadline', ARGV[1]) end\n"
+    "end\n"
+    "return 0\n",
+
+    /* heartbeat: ARGV[1] instance */
+    "local t = redis.call('TIME')\n"
+    "redis.call('ZADD', 'ttt:instances', t[1] * 1000 + math.floor(t[2] / 1000), ARGV[1])\n"
+    "return 1\n",
+
+    /* reap: ARGV[1] self, [2] stale ms, [3] max -> {{instance, {ids}}, ...}.
+     * Atomic, so each dead instance goes to exactly one caller. */
+    "local t = redis.call('TIME')\n"
+    "local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
+    "local dead = redis.call('ZRANGEBYSCORE', 'ttt:instances', '-inf',"
+    " now - tonumber(ARGV[2]), 'LIMIT', 0, ARGV[3])\n"
+    "local out = {}\n"
+    "for _, i in ipairs(dead) do\n"
+    "  if i ~= ARGV[1] then\n"
+    "    redis.call('ZREM', 'ttt:instances', i)\n"
+    "    local k = 'ttt:inst:' .. i .. ':games'\n"
+    "    local ids = redis.call('SMEMBERS', k)\n"
+    "    redis.call('DEL', k)\n"
+    "    out[#out + 1] = {i, ids}\n"
+    "  end\n"
+    "end\n"
+    "return out\n",
+
+    /* goodbye: ARGV[1] instance */
+    "local k = 'ttt:inst:' .. ARGV[1] .. ':games'\n"
+    "if redis.call('SCARD', k) > 0 then\n"
+    "  redis.call('ZADD', 'ttt:instances', 0, ARGV[1])\n"
+    "else\n"
+    "  redis.call('ZREM', 'ttt:instances', ARGV[1])\n"
+    "  redis.call('DEL', k)\n"
+    "end\n"
+    "return 1\n",
+};
+
+/* ---- types ---------------------------------------------------------------------- */
+
+typedef struct store_redis store_redis;
+typedef struct rop rop;
+
+enum { C_DOWN, C_RESOLVING, C_CONNECTING, C_HANDSHAKE, C_UP };
+
+typedef struct rconn {
+    store_redis *s;
+    const char *name;            /* "commands" / "subscriber", for logs */
+    int sub;                     /* the subscriber connection */
+    int state;                   /* C_* */
+    redisAsyncContext *ac;       /* the live context, NULL when down */
+    redisAsyncContext *doomed;   /* dropped by us: freed at the next idle turn */
+    uv_timer_t retry;
+    uv_getaddrinfo_t gai;
+    int gai_busy;
+    int backoff_ms;
+    uint64_t since;              /* uv_now() when the current attempt began */
+    int hs_left;                 /* handshake replies still awaited */
+    unsigned fails;              /* failed attempts since it was last up */
+} rconn;
+
+enum { OP_CREATE, OP_LOAD, OP_SAVE, OP_QUICK, OP_LIST, OP_CLAIM, OP_RESET, OP_SUB,
+       OP_HANDSHAKE, OP_BEAT, OP_REAP, OP_BYE };
+enum { W_NONE, W_INFLIGHT, W_DQ, W_CONFIRM };          /* which list an op is on */
+enum { HS_AUTH, HS_SELECT, HS_SCRIPT, HS_INSTANCE };
+
+/* One operation. It lives until the caller has been answered (completed) and
+ * hiredis has given it back (hiredis == 0): at close the caller is answered
+ * ECLOSED at once while the reply may still arrive later. */
+struct rop {
+    rop *prev, *next;
+    store_redis *s;
+    rconn *conn;                 /* the connection it went out on */
+    redisAsyncContext *ac;       /* ... and that connection's context then */
+    uint8_t type, where, hiredis, completed;
+    uint8_t eval;                /* sent as EVAL after a NOSCRIPT */
+    uint8_t added;               /* OP_SUB: this call added the id to the set */
+    int status;                  /* for a deferred completion */
+    int script;                  /* SC_* when a script, else -1 */
+    int hs, hs_arg;
+    union {
+        store_game_cb *game;
+        store_list_cb *list;
+        store_ids_cb *ids;
+        store_done_cb *done;
+    } cb;
+    void *ud;
+    int64_t id;
+    uint64_t t0;                 /* uv_hrtime() when sent */
+    store_game g;                /* save: the record as written */
+    int argc;
+    const char *argv[OP_MAXARGS];
+    size_t argvlen[OP_MAXARGS];
+    char num[OP_MAXARGS][24];
+    char key[48];
+    char chan[48];
+    char holders[2 * STORE_MAX_HOLDERS * 11 + 1];
+    uint8_t blob[REC_MAX];
+};
+
+typedef struct oplist {
+    rop *head, *tail;
+} oplist;
+
+/* open addressing set of subscribed ids; 0 marks a free slot (ids are > 0) */
+typedef struct idset {
+    int64_t *slot;
+    size_t cap, n;
+} idset;
+
+struct store_redis {
+    store base;                  /* must stay first: store.c dispatches through it */
+    uv_loop_t *loop;
+    store_events ev;
+    char *name;
+    /* from the URL */
+    char *unix_path, *host, *user, *pass;
+    int port, db, numeric_host;
+    int64_t finished_ttl_ms;
+
+    rconn cmd, sub;
+    char sha[SC_COUNT][41];
+    uint32_t instance;
+    int up;                      /* what health() last said */
+    double latency_ms;
+    uint64_t rng;
+
+    oplist inflight;             /* sent, reply awaited (both connections) */
+    oplist dq;                   /* answered at the next idle turn */
+    oplist confirms;             /* store_subscribe() calls awaiting Redis */
+    idset subs;
+
+    uv_idle_t idle;
+    uv_timer_t tick;
+    unsigned ticks;
+    int beat_busy, reap_busy;
+
+    int closing, finishing, bye_pending, handles_open;
+    void (*done)(void *ud);
+    void *done_ud;
+};
+
+/* ---- small helpers ------------------------------------------------------------- */
+
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s", msg);
+}
+
+static int64_t wall_ms(void)
+{
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static uint64_t rng_next(store_redis *s)
+{
+    uint64_t x = s->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    s->rng = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static void ol_append(oplist *l, rop *op, int where)
+{
+    op->prev = l->tail;
+    op->next = NULL;
+    if (l->tail)
+        l->tail->next = op;
+    else
+        l->head = op;
+    l->tail = op;
+    op->where = (uint8_t)where;
+}
+
+static void ol_unlink(oplist *l, rop *op)
+{
+    if (op->prev)
+        op->prev->next = op->next;
+    else
+        l->head = op->next;
+    if (op->next)
+        op->next->prev = op->prev;
+    else
+        l->tail = op->prev;
+    op->prev = op->next = NULL;
+    op->where = W_NONE;
+}
+
+static void game_key(char *buf, size_t n, int64_t id)
+{
+    snprintf(buf, n, "ttt:{%" PRId64 "}:game", id);
+}
+
+static int chan_name(char *buf, size_t n, int64_t id)
+{
+    return snprintf(buf, n, "ttt:{%" PRId64 "}:ch", id);
+}
+
+/* "ttt:{<id>}:ch" -> id, or 0 */
+static int64_t chan_id(const char *p, size_t len)
+{
+    if (len < 10 || memcmp(p, "ttt:{", 5) != 0 || memcmp(p + len - 4, "}:ch", 4) != 0)
+        return 0;
+    int64_t id = 0;
+    for (size_t i = 5; i < len - 4; i++) {
+        if (p[i] < '0' || p[i] > '9' || id > (INT64_MAX - 9) / 10)
+            return 0;
+        id = id * 10 + (p[i] - '0');
+    }
+    return id;
+}
+
+/* ---- id set ------------------------------------------------------------------- */
+
+static size_t id_home(const idset *t, int64_t id)
+{
+    uint64_t x = (uint64_t)id;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x & (t->cap - 1);
+}
+
+static int idset_has(const idset *t, int64_t id)
+{
+    if (!t->cap)
+        return 0;
+    for (size_t i = id_home(t, id); t->slot[i]; i = (i + 1) & (t->cap - 1))
+        if (t->slot[i] == id)
+            return 1;
+    return 0;
+}
+
+/* 1 added, 0 already there, -1 out of memory */
+static int idset_add(idset *t, int64_t id)
+{
+    if (idset_has(t, id))
+        return 0;
+    if ((t->n + 1) * 2 > t->cap) {   /* keep the load under 1/2 */
+        idset bigger = {NULL, t->cap ? t->cap * 2 : 64, 0};
+        bigger.slot = calloc(bigger.cap, sizeof(*bigger.slot));
+        if (!bigger.slot)
+            return -1;
+        for (size_t i = 0; i < t->cap; i++) {
+            if (!t->slot[i])
+                continue;
+            size_t j = id_home(&bigger, t->slot[i]);
+            while (bigger.slot[j])
+                j = (j + 1) & (bigger.cap - 1);
+            bigger.slot[j] = t->slot[i];
+            bigger.n++;
+        }
+        free(t->slot);
+        *t = bigger;
+    }
+    size_t i = id_home(t, id);
+    while (t->slot[i])
+        i = (i + 1) & (t->cap - 1);
+    t->slot[i] = id;
+    t->n++;
+    return 1;
+}
+
+/* linear probing without tombstones: shift later members of the run back */
+static void idset_del(idset *t, int64_t id)
+{
+    if (!t->cap)
+        return;
+    size_t mask = t->cap - 1, i = id_home(t, id);
+    while (t->slot[i] && t->slot[i] != id)
+        i = (i + 1) & mask;
+    if (!t->slot[i])
+        return;
+    t->slot[i] = 0;
+    t->n--;
+    for (size_t j = (i + 1) & mask; t->slot[j]; j = (j + 1) & mask) {
+        size_t h = id_home(t, t->slot[j]);
+        /* move slot j into the hole unless its home lies cyclically in (i, j] */
+        int stays = (i <= j) ? (i < h && h <= j) : (i < h || h <= j);
+        if (!stays) {
+            t->slot[i] = t->slot[j];
+            t->slot[j] = 0;
+            i = j;
+        }
+    }
+}
+
+/* ---- record codec ----------------------------------------------------------------- */
+
+typedef struct wbuf {
+    uint8_t *p;
+    size_t n;
+} wbuf;
+
+static void put8(wbuf *w, uint8_t v) { w->p[w->n++] = v; }
+
+static void put16(wbuf *w, uint16_t v)
+{
+    put8(w, (uint8_t)v);
+    put8(w, (uint8_t)(v >> 8));
+}
+
+static void put32(wbuf *w, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        put8(w, (uint8_t)(v >> (8 * i)));
+}
+
+static void put64(wbuf *w, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        put8(w, (uint8_t)(v >> (8 * i)));
+}
+
+typedef struct rbuf {
+    const uint8_t *p;
+    size_t n, off;
+    int bad;
+} rbuf;
+
+static uint8_t get8(rbuf *r)
+{
+    if (r->off >= r->n) {
+        r->bad = 1;
+        return 0;
+    }
+    return r->p[r->off++];
+}
+
+static uint16_t get16(rbuf *r)
+{
+    uint16_t v = get8(r);
+    return (uint16_t)(v | (uint16_t)get8(r) << 8);
+}
+
+static uint32_t get32(rbuf *r)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)get8(r) << (8 * i);
+    return v;
+}
+
+static uint64_t get64(rbuf *r)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)get8(r) << (8 * i);
+    return v;
+}
+
+/* Encode g with the given id, version and kind into out (REC_MAX bytes). */
+static size_t rec_encode(const store_game *g, int64_t id, uint64_t version, uint8_t kind,
+                         uint8_t *out)
+{
+    wbuf w = {out, 0};
+    put8(&w, REC_FORMAT);
+    put64(&w, (uint64_t)id);
+    put64(&w, version);
+    put16(&w, g->st.board.x);
+    put16(&w, g->st.board.o);
+    for (int i = 0; i < GAME_CELLS; i++)
+        put8(&w, g->st.moves[i]);
+    put8(&w, g->st.ply);
+    put8(&w, g->st.status);
+    put8(&w, g->st.result);
+    put8(&w, g->st.winner);
+    for (int i = 0; i < 3; i++)
+        put8(&w, (uint8_t)g->st.line[i]);
+    for (int i = 0; i < 2; i++) {
+        const store_seat *st = &g->seat[i];
+        uint8_t nh = st->nholders > STORE_MAX_HOLDERS ? STORE_MAX_HOLDERS : st->nholders;
+        put8(&w, st->taken);
+        put8(&w, st->computer);
+        put8(&w, nh);
+        for (int h = 0; h < nh; h++)
+            put32(&w, st->holders[h]);
+        put64(&w, (uint64_t)st->away_ms);
+        memcpy(w.p + w.n, st->token_hash, STORE_HASH_LEN);
+        w.n += STORE_HASH_LEN;
+    }
+    put8(&w, kind);
+    put8(&w, g->level);
+    put8(&w, g->rematch[0]);
+    put8(&w, g->rematch[1]);
+    put64(&w, (uint64_t)g->rematch_id);
+    put64(&w, (uint64_t)g->created_ms);
+    put64(&w, (uint64_t)g->updated_ms);
+    put64(&w, (uint64_t)g->deadline_ms);
+    return w.n;
+}
+
+/* 0, or -1 when p is not a complete format-1 record */
+static int rec_decode(const void *p, size_t n, store_game *g)
+{
+    rbuf r = {p, n, 0, 0};
+    memset(g, 0, sizeof(*g));
+    if (get8(&r) != REC_FORMAT)
+        return -1;
+    g->id = (int64_t)get64(&r);
+    g->version = get64(&r);
+    g->st.board.x = get16(&r);
+    g->st.board.o = get16(&r);
+    for (int i = 0; i < GAME_CELLS; i++)
+        g->st.moves[i] = get8(&r);
+    g->st.ply = get8(&r);
+    g->st.status = get8(&r);
+    g->st.result = get8(&r);
+    g->st.winner = get8(&r);
+    for (int i = 0; i < 3; i++)
+        g->st.line[i] = (int8_t)get8(&r);
+    for (int i = 0; i < 2; i++) {
+        store_seat *st = &g->seat[i];
+        st->taken = get8(&r);
+        st->computer = get8(&r);
+        st->nholders = get8(&r);
+        if (st->nholders > STORE_MAX_HOLDERS)
+            return -1;
+        for (int h = 0; h < st->nholders; h++)
+            st->holders[h] = get32(&r);
+        st->away_ms = (int64_t)get64(&r);
+        for (int h = 0; h < STORE_HASH_LEN; h++)
+            st->token_hash[h] = get8(&r);
+    }
+    g->kind = get8(&r);
+    g->level = get8(&r);
+    g->rematch[0] = get8(&r);
+    g->rematch[1] = get8(&r);
+    g->rematch_id = (int64_t)get64(&r);
+    g->created_ms = (int64_t)get64(&r);
+    g->updated_ms = (int64_t)get64(&r);
+    g->deadline_ms = (int64_t)get64(&r);
+    return (r.bad || r.off != r.n) ? -1 : 0;
+}
+
+/* ---- operations: life cycle ---------------------------------------------------------- */
+
+static void op_reply(redisAsyncContext *ac, void *reply, void *priv);
+static void idle_cb(uv_idle_t *h);
+static void conn_lost(rconn *c, const char *why);
+static void conn_kill(rconn *c, const char *why);
+
+static rop *op_new(store_redis *s, int type, void *ud)
+{
+    rop *op = calloc(1, sizeof(*op));
+    if (!op)
+        return NULL;
+    op->s = s;
+    op->type = (uint8_t)type;
+    op->ud = ud;
+    op->script = -1;
+    op->completed = type >= OP_HANDSHAKE;   /* internal: nobody to answer */
+    return op;
+}
+
+static void op_release(rop *op)
+{
+    if (op->completed && !op->hiredis && op->where == W_NONE)
+        free(op);
+}
+
+/* Answer the caller. g, arr and n as the callback type wants them. */
+static void op_done(rop *op, int status, const store_game *g, const void *arr, size_t n)
+{
+    op->completed = 1;
+    switch (op->type) {
+    case OP_CREATE:
+    case OP_LOAD:
+    case OP_SAVE:
+    case OP_QUICK:
+        if (op->cb.game)
+            op->cb.game(op->ud, status, g);
+        break;
+    case OP_LIST:
+        if (op->cb.list)
+            op->cb.list(op->ud, status, arr, n);
+        break;
+    case OP_CLAIM:
+        if (op->cb.ids)
+            op->cb.ids(op->ud, status, arr, n);
+        break;
+    case OP_RESET:
+    case OP_SUB:
+        if (op->cb.done)
+            op->cb.done(op->ud, status);
+        break;
+    default:
+        break;
+    }
+}
+
+static void idle_arm(store_redis *s)
+{
+    if (!s->finishing)
+        uv_idle_start(&s->idle, idle_cb);   /* a no-op when started */
+}
+
+/* answer op with status at the next loop turn, never inside the call */
+static void dq_push(rop *op, int status)
+{
+    op->status = status;
+    ol_append(&op->s->dq, op, W_DQ);
+    idle_arm(op->s);
+}
+
+static void arg_add(rop *op, const void *p, size_t n)
+{
+    op->argv[op->argc] = p;
+    op->argvlen[op->argc] = n;
+    op->argc++;
+}
+
+static void arg_str(rop *op, const char *str) { arg_add(op, str, strlen(str)); }
+
+static void arg_i64(rop *op, int64_t v)
+{
+    char *b = op->num[op->argc];
+    int n = snprintf(b, sizeof(op->num[0]), "%" PRId64, v);
+    arg_add(op, b, (size_t)n);
+}
+
+static void arg_u64(rop *op, uint64_t v)
+{
+    char *b = op->num[op->argc];
+    int n = snprintf(b, sizeof(op->num[0]), "%" PRIu64, v);
+    arg_add(op, b, (size_t)n);
+}
+
+/* EVALSHA <sha> <nkeys>: the sha is filled in when the op is sent */
+static void arg_script(rop *op, int sc, int nkeys)
+{
+    op->script = sc;
+    arg_str(op, "EVALSHA");
+    arg_add(op, "", 0);
+    arg_i64(op, nkeys);
+}
+
+/* Hand op to the context ac of connection c. 0, or -1 when hiredis refuses
+ * (the context is being torn down). */
+static int op_issue(rop *op, rconn *c, redisAsyncContext *ac)
+{
+    store_redis *s = op->s;
+    if (op->script >= 0) {
+        op->argv[0] = op->eval ? "EVAL" : "EVALSHA";
+        op->argv[1] = op->eval ? script_src[op->script] : s->sha[op->script];
+        op->argvlen[0] = strlen(op->argv[0]);
+        op->argvlen[1] = strlen(op->argv[1]);
+    }
+    if (redisAsyncCommandArgv(ac, op_reply, op, op->argc, op->argv, op->argvlen) != REDIS_OK)
+        return -1;
+    op->hiredis = 1;
+    op->conn = c;
+    op->ac = ac;
+    op->t0 = uv_hrtime();
+    ol_append(&s->inflight, op, W_INFLIGHT);
+    return 0;
+}
+
+/* Send a caller's op on the command connection, or answer it later. */
+static void op_send(rop *op)
+{
+    store_redis *s = op->s;
+    if (s->closing)
+        dq_push(op, STORE_ECLOSED);
+    else if (s->cmd.state != C_UP || op_issue(op, &s->cmd, s->cmd.ac) != 0)
+        dq_push(op, STORE_EUNAVAIL);
+}
+
+/* An error reply's status; *drop when the connection is useless now (Redis
+ * restarted and is loading, or we are talking to a replica). */
+static int err_status(store_redis *s, const redisReply *r, int *drop)
+{
+    static const char *const unavail[] = {"LOADING", "MASTERDOWN", "READONLY", "NOAUTH",
+                                          "BUSY", "TRYAGAIN", "CLUSTERDOWN", "OOM",
+                                          "NOPERM", "WRONGPASS", "NOSCRIPT"};
+    (void)s;
+    *drop = 0;
+    for (size_t i = 0; i < sizeof(unavail) / sizeof(unavail[0]); i++) {
+        size_t n = strlen(unavail[i]);
+        if (r->len >= n && strncmp(r->str, unavail[i], n) == 0) {
+            *drop = i < 4;
+            return STORE_EUNAVAIL;
+        }
+    }
+    log_warn("redis: unexpected error reply: %s", r->str);
+    return STORE_EINVAL;
+}
+
+static int reply_is_str(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_STRING;
+}
+
+static void latency_sample(store_redis *s, const rop *op)
+{
+    double ms = (double)(uv_hrtime() - op->t0) / 1e6;
+    s->latency_ms = s->latency_ms > 0 ? 0.8 * s->latency_ms + 0.2 * ms : ms;
+}
+
+/* The reply to a caller's op (r is NULL when the connection went away). */
+static void op_handle(rop *op, redisAsyncContext *ac, redisReply *r)
+{
+    store_redis *s = op->s;
+    store_game g;
+    if (!r) {
+        op_done(op, s->closing ? STORE_ECLOSED : STORE_EUNAVAIL, NULL, NULL, 0);
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        int drop;
+        int st = err_status(s, r, &drop);
+        if (drop && ac == s->cmd.ac)
+            conn_kill(&s->cmd, r->str);
+        op_done(op, st, NULL, NULL, 0);
+        return;
+    }
+    switch (op->type) {
+    case OP_LOAD:
+        if (r->type == REDIS_REPLY_NIL)
+            op_done(op, STORE_ENOTFOUND, NULL, NULL, 0);
+        else if (reply_is_str(r) && rec_decode(r->str, r->len, &g) == 0 && g.id == op->id)
+            op_done(op, STORE_OK, &g, NULL, 0);
+        else
+            goto bad;
+        return;
+    case OP_CREATE:
+    case OP_QUICK:
+        if (!reply_is_str(r) || rec_decode(r->str, r->len, &g) != 0)
+            goto bad;
+        op_done(op, STORE_OK, &g, NULL, 0);
+        return;
+    case OP_SAVE:
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+            r->element[0]->type != REDIS_REPLY_INTEGER)
+            goto bad;
+        if (r->element[0]->integer == 0) {
+            op_done(op, STORE_OK, &op->g, NULL, 0);
+        } else if (r->element[0]->integer == 1) {
+            op_done(op, STORE_ENOTFOUND, NULL, NULL, 0);
+        } else {
+            if (r->elements < 2 || !reply_is_str(r->element[1]) ||
+                rec_decode(r->element[1]->str, r->element[1]->len, &g) != 0)
+                goto bad;
+            op_done(op, STORE_ECONFLICT, &g, NULL, 0);
+        }
+        return;
+    case OP_LIST: {
+        if (r->type != REDIS_REPLY_ARRAY)
+            goto bad;
+        store_open_game *arr = r->elements ? calloc(r->elements, sizeof(*arr)) : NULL;
+        size_t n = 0;
+        if (r->elements && !arr) {
+            op_done(op, STORE_ENOMEM, NULL, NULL, 0);
+            return;
+        }
+        for (size_t i = 0; i < r->elements; i++) {
+            if (reply_is_str(r->element[i]) &&
+                rec_decode(r->element[i]->str, r->element[i]->len, &g) == 0)
+                arr[n++] = (store_open_game){g.id, g.created_ms};
+        }
+        op_done(op, STORE_OK, NULL, arr, n);
+        free(arr);
+        return;
+    }
+    case OP_CLAIM: {
+        if (r->type != REDIS_REPLY_ARRAY)
+            goto bad;
+        int64_t *ids = r->elements ? calloc(r->elements, sizeof(*ids)) : NULL;
+        size_t n = 0;
+        if (r->elements && !ids) {
+            op_done(op, STORE_ENOMEM, NULL, NULL, 0);
+            return;
+        }
+        for (size_t i = 0; i < r->elements; i++) {
+            long long v = reply_is_str(r->element[i]) ? strtoll(r->element[i]->str, NULL, 10)
+                                                      : 0;
+            if (v > 0)
+                ids[n++] = v;
+        }
+        op_done(op, STORE_OK, NULL, ids, n);
+        free(ids);
+        return;
+    }
+    case OP_RESET:
+        if (r->type != REDIS_REPLY_INTEGER)
+            goto bad;
+        op_done(op, r->integer == 0 ? STORE_OK : STORE_ENOTFOUND, NULL, NULL, 0);
+        return;
+    default:
+        break;
+    }
+bad:
+    log_warn("redis: unexpected reply to %s", op->script >= 0 ? script_name[op->script] : "GET");
+    op_done(op, STORE_EINVAL, NULL, NULL, 0);
+}
+
+/* ---- presence: heartbeat, dead instances, goodbye ---------------------------------- */
+
+static void beat(store_redis *s)
+{
+    if (s->beat_busy || s->cmd.state != C_UP || !s->instance)
+        return;
+    rop *op = op_new(s, OP_BEAT, NULL);
+    if (!op)
+        return;
+    arg_script(op, SC_BEAT, 0);
+    arg_u64(op, s->instance);
+    if (op_issue(op, &s->cmd, s->cmd.ac) == 0)
+        s->beat_busy = 1;
+    else
+        free(op);
+}
+
+static void reap(store_redis *s)
+{
+    if (s->reap_busy || s->cmd.state != C_UP || !s->instance)
+        return;
+    rop *op = op_new(s, OP_REAP, NULL);
+    if (!op)
+        return;
+    arg_script(op, SC_REAP, 0);
+    arg_u64(op, s->instance);
+    arg_i64(op, STALE_MS);
+    arg_i64(op, REAP_MAX);
+    if (op_issue(op, &s->cmd, s->cmd.ac) == 0)
+        s->reap_busy = 1;
+    else
+        free(op);
+}
+
+/* {{instance, {id, ...}}, ...}: each instance was claimed by us alone */
+static void reap_reply(store_redis *s, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || !reply_is_str(e->element[0]) ||
+            e->element[1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        unsigned long inst = strtoul(e->element[0]->str, NULL, 10);
+        const redisReply *idr = e->element[1];
+        int64_t *ids = idr->elements ? calloc(idr->elements, sizeof(*ids)) : NULL;
+        size_t n = 0;
+        for (size_t j = 0; ids && j < idr->elements; j++) {
+            long long v = reply_is_str(idr->element[j]) ? strtoll(idr->element[j]->str, NULL, 10)
+                                                        : 0;
+            if (v > 0)
+                ids[n++] = v;
+        }
+        log_info("redis: instance %lu is silent: its %zu games are ours to repair", inst, n);
+        if (!s->closing && s->ev.orphaned && inst > 0 && inst <= UINT32_MAX)
+            s->ev.orphaned(s->ev.ud, (uint32_t)inst, ids, n);
+        free(ids);
+    }
+}
+
+static void bye_done(store_redis *s)
+{
+    if (!s->bye_pending)
+        return;
+    s->bye_pending = 0;
+    uv_timer_stop(&s->tick);
+    conn_kill(&s->cmd, NULL);
+    idle_arm(s);
+}
+
+/* ---- replies -------------------------------------------------------------------------- */
+
+static void conn_ready(rconn *c);
+
+/* A handshake step answered: AUTH, SELECT, SCRIPT LOAD, INCR instance_seq. */
+static void hs_reply(rop *op, redisAsyncContext *ac, const redisReply *r)
+{
+    rconn *c = op->conn;
+    store_redis *s = c->s;
+    if (!r || ac != c->ac || c->state != C_HANDSHAKE)
+        return;   /* that context is gone already */
+    if (r->type == REDIS_REPLY_ERROR) {
+        log_warn("redis: %s connection: handshake failed: %s", c->name, r->str);
+        conn_kill(c, NULL);
+        return;
+    }
+    if (op->hs == HS_SCRIPT) {
+        if (!reply_is_str(r) || r->len != 40) {
+            conn_kill(c, "SCRIPT LOAD gave no sha1");
+            return;
+        }
+        memcpy(s->sha[op->hs_arg], r->str, 40);
+        s->sha[op->hs_arg][40] = '\0';
+    } else if (op->hs == HS_INSTANCE) {
+        if (r->type != REDIS_REPLY_INTEGER || r->integer <= 0 || r->integer > UINT32_MAX) {
+            conn_kill(c, "bad instance id");
+            return;
+        }
+        if (!s->instance)
+            s->instance = (uint32_t)r->integer;
+    }
+    if (--c->hs_left == 0)
+        conn_ready(c);
+}
+
+/* If r is NOSCRIPT (Redis restarted or SCRIPT FLUSH ran), send op again with
+ * the script's source. 1 when it went out again. */
+static int op_retry_eval(rop *op, redisAsyncContext *ac, const redisReply *r)
+{
+    if (op->script < 0 || op->eval || r->type != REDIS_REPLY_ERROR ||
+        strncmp(r->str, "NOSCRIPT", 8) != 0 || ac != op->conn->ac)
+        return 0;
+    op->eval = 1;
+    log_info("redis: script %s was not loaded: sent with EVAL", script_name[op->script]);
+    return op_issue(op, op->conn, ac) == 0;
+}
+
+/* hiredis' callback for every command but SUBSCRIBE. reply is NULL when the
+ * context is being freed (by hiredis after an error, or by us). */
+static void op_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    rop *op = priv;
+    store_redis *s = op->s;
+    redisReply *r = reply;
+    int live = op->where == W_INFLIGHT;   /* not answered early by close */
+
+    op->hiredis = 0;
+    if (live)
+        ol_unlink(&s->inflight, op);
+    if (!r && ac == op->conn->ac)
+        conn_lost(op->conn, ac->errstr[0] ? ac->errstr : "connection closed");
+    if (live && r && op_retry_eval(op, ac, r))
+        return;
+    if (live && r)
+        latency_sample(s, op);
+    switch (op->type) {
+    case OP_BEAT:
+        s->beat_busy = 0;
+        break;
+    case OP_REAP:
+        s->reap_busy = 0;
+        if (live && r)
+            reap_reply(s, r);
+        break;
+    case OP_BYE:
+        bye_done(s);
+        break;
+    case OP_HANDSHAKE:
+        if (live)
+            hs_reply(op, ac, r);
+        break;
+    default:
+        if (live)
+            op_handle(op, ac, r);
+        break;
+    }
+    op_release(op);
+}
+
+/* Everything the subscriber connection receives: confirmations of SUBSCRIBE
+ * and UNSUBSCRIBE, and messages. */
+static void sub_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    store_redis *s = priv;
+    redisReply *r = reply;
+    if (!r || ac != s->sub.ac || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+        !reply_is_str(r->element[0]) || !reply_is_str(r->element[1]))
+        return;
+    int64_t id = chan_id(r->element[1]->str, r->element[1]->len);
+    if (id <= 0)
+        return;
+    if (strcasecmp(r->element[0]->str, "message") == 0) {
+        store_game g;
+        if (s->closing || !idset_has(&s->subs, id) || !reply_is_str(r->element[2]))
+            return;
+        if (rec_decode(r->element[2]->str, r->element[2]->len, &g) != 0 || g.id != id) {
+            log_warn("redis: unreadable record published for game %" PRId64, id);
+            return;
+        }
+        if (s->ev.published)
+            s->ev.published(s->ev.ud, &g);
+    } else if (strcasecmp(r->element[0]->str, "subscribe") == 0) {
+        for (rop *op = s->confirms.head; op; op = op->next) {
+            if (op->id == id) {
+                ol_unlink(&s->confirms, op);
+                op_done(op, STORE_OK, NULL, NULL, 0);
+                op_release(op);
+                break;
+            }
+        }
+    }
+}
+
+/* ---- connections ------------------------------------------------------------------------ */
+
+static void update_health(store_redis *s)
+{
+    int up = !s->closing && s->cmd.state == C_UP && s->sub.state == C_UP;
+    if (up == s->up)
+        return;
+    s->up = up;
+    if (up)
+        log_info("redis: reachable (instance %u)", s->instance);
+    else
+        log_warn("redis: unreachable");
+    if (!s->closing && s->ev.health)
+        s->ev.health(s->ev.ud, up);
+}
+
+static void retry_cb(uv_timer_t *t);
+
+static void conn_schedule(rconn *c)
+{
+    store_redis *s = c->s;
+    int d = c->backoff_ms;
+    d = d / 2 + (int)(rng_next(s) % (uint64_t)(d / 2 + 1));   /* [d/2, d] */
+    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+    uv_timer_start(&c->retry, retry_cb, (uint64_t)d, 0);
+}
+
+/* The context of c is gone or going (hiredis frees it, or we doomed it):
+ * forget it, fail what waited on it, and try again later. */
+static void conn_lost(rconn *c, const char *why)
+{
+    store_redis *s = c->s;
+    int was = c->state;
+    c->ac = NULL;
+    c->state = C_DOWN;
+    if (!s->closing && why) {
+        if (was == C_UP)
+            log_warn("redis: %s connection lost: %s", c->name, why);
+        else if (c->fails++ == 0)
+            log_warn("redis: %s connection failed: %s (retrying)", c->name, why);
+        else
+            log_debug("redis: %s connection failed again: %s", c->name, why);
+    }
+    if (c->sub) {
+        /* unconfirmed subscriptions fail; the caller subscribes again after
+         * health(1), so they must not be restored behind its back */
+        while (s->confirms.head) {
+            rop *op = s->confirms.head;
+            ol_unlink(&s->confirms, op);
+            if (op->added)
+                idset_del(&s->subs, op->id);
+            dq_push(op, s->closing ? STORE_ECLOSED : STORE_EUNAVAIL);
+        }
+    }
+    update_health(s);
+    if (s->closing)
+        idle_arm(s);
+    else
+        conn_schedule(c);
+}
+
+/* Drop c's context on our initiative. hiredis must not free a context inside
+ * its own callbacks, so the free waits for the idle turn. */
+static void conn_kill(rconn *c, const char *why)
+{
+    if (!c->ac)
+        return;
+    c->doomed = c->ac;
+    conn_lost(c, why);
+    idle_arm(c->s);
+}
+
+static void conn_ready(rconn *c)
+{
+    store_redis *s = c->s;
+    if (c->sub) {
+        /* restore every subscription, SUB_BATCH channels per command */
+        const char *argv[SUB_BATCH + 1];
+        size_t lens[SUB_BATCH + 1];
+        char (*names)[32] = malloc(SUB_BATCH * sizeof(*names));
+        if (!names) {
+            conn_kill(c, "out of memory");
+            return;
+        }
+        int argc = 0;
+        for (size_t i = 0; i <= s->subs.cap; i++) {
+            int64_t id = i < s->subs.cap ? s->subs.slot[i] : 0;
+            if (id) {
+                if (argc == 0) {
+                    argv[0] = "SUBSCRIBE";
+                    lens[0] = 9;
+                    argc = 1;
+                }
+                lens[argc] = (size_t)chan_name(names[argc - 1], sizeof(names[0]), id);
+                argv[argc] = names[argc - 1];
+                argc++;
+            }
+            if (argc == SUB_BATCH + 1 || (i == s->subs.cap && argc > 1)) {
+                if (redisAsyncCommandArgv(c->ac, sub_reply, s, argc, argv, lens) != REDIS_OK) {
+                    free(names);
+                    conn_kill(c, "SUBSCRIBE refused");
+                    return;
+                }
+                argc = 0;
+            }
+        }
+        free(names);
+    }
+    c->state = C_UP;
+    c->fails = 0;
+    c->backoff_ms = BACKOFF_MIN_MS;
+    log_info("redis: %s connection up", c->name);
+    if (!c->sub)
+        beat(s);
+    update_health(s);
+}
+
+static int hs_send(rconn *c, int hs, int arg, const char *const *argv, int argc)
+{
+    rop *op = op_new(c->s, OP_HANDSHAKE, NULL);
+    if (!op)
+        return -1;
+    op->hs = hs;
+    op->hs_arg = arg;
+    for (int i = 0; i < argc; i++)
+        arg_str(op, argv[i]);
+    if (op_issue(op, c, c->ac) != 0) {
+        free(op);
+        return -1;
+    }
+    c->hs_left++;
+    return 0;
+}
+
+/* Connected: authenticate, choose the db, load the scripts, get an instance
+ * id, all pipelined; the connection is up when every reply is in. */
+static void conn_handshake(rconn *c)
+{
+    store_redis *s = c->s;
+    int rc = 0;
+    c->state = C_HANDSHAKE;
+    c->hs_left = 0;
+    if (s->pass) {
+        const char *a[] = {"AUTH", s->user ? s->user : s->pass, s->pass};
+        rc |= hs_send(c, HS_AUTH, 0, a, s->user ? 3 : 2);
+    }
+    if (!c->sub) {
+        char db[16];
+        snprintf(db, sizeof(db), "%d", s->db);
+        const char *sel[] = {"SELECT", db};
+        if (s->db)
+            rc |= hs_send(c, HS_SELECT, 0, sel, 2);
+        for (int i = 0; i < SC_COUNT; i++) {
+            const char *a[] = {"SCRIPT", "LOAD", script_src[i]};
+            rc |= hs_send(c, HS_SCRIPT, i, a, 3);
+        }
+        const char *inc[] = {"INCR", "ttt:instance_seq"};
+        if (!s->instance)
+            rc |= hs_send(c, HS_INSTANCE, 0, inc, 2);
+    }
+    if (rc)
+        conn_kill(c, "handshake refused");
+    else if (c->hs_left == 0)
+        conn_ready(c);
+}
+
+static void on_connect(const redisAsyncContext *cac, int status)
+{
+    redisAsyncContext *ac = (redisAsyncContext *)cac;   /* ours; hiredis passes it const */
+    rconn *c = ac->data;
+    if (status != REDIS_OK) {
+        /* hiredis frees the context when we return */
+        if (ac == c->doomed)
+            c->doomed = NULL;
+        else if (ac == c->ac)
+            conn_lost(c, ac->errstr[0] ? ac->errstr : "connect failed");
+        return;
+    }
+    if (ac == c->ac)
+        conn_handshake(c);
+}
+
+static void on_disconnect(const redisAsyncContext *cac, int status)
+{
+    redisAsyncContext *ac = (redisAsyncContext *)cac;
+    rconn *c = ac->data;
+    (void)status;
+    if (ac == c->doomed)
+        c->doomed = NULL;
+    else if (ac == c->ac)
+        conn_lost(c, ac->errstr[0] ? ac->errstr : "closed by the server");
+    idle_arm(c->s);
+}
+
+static void conn_connect(rconn *c, const char *ip)
+{
+    store_redis *s = c->s;
+    redisAsyncContext *ac = s->unix_path ? redisAsyncConnectUnix(s->unix_path)
+                                         : redisAsyncConnect(ip, s->port);
+    if (!ac || ac->err) {
+        char why[160];
+        snprintf(why, sizeof(why), "%s", ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        conn_lost(c, why);
+        return;
+    }
+    if (redisLibuvAttach(ac, s->loop) != REDIS_OK) {
+        memset(&ac->ev, 0, sizeof(ac->ev));   /* the adapter may have set hooks half way */
+        redisAsyncFree(ac);
+        conn_lost(c, "cannot attach to the loop");
+        return;
+    }
+    ac->data = c;
+    c->ac = ac;
+    c->state = C_CONNECTING;
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    redisAsyncSetConnectCallback(ac, on_connect);   /* arms the write event */
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    rconn *c = req->data;
+    store_redis *s = c->s;
+    char ip[INET6_ADDRSTRLEN] = "";
+    c->gai_busy = 0;
+    /* IPv4 first: "localhost" must not end up on ::1 when Redis binds 127.0.0.1 */
+    const struct addrinfo *pick = NULL;
+    for (const struct addrinfo *a = status == 0 ? res : NULL; a; a = a->ai_next) {
+        if (a->ai_family == AF_INET || (a->ai_family == AF_INET6 && !pick))
+            pick = a;
+        if (pick && pick->ai_family == AF_INET)
+            break;
+    }
+    if (pick) {
+        const void *a = pick->ai_family == AF_INET6
+                            ? (const void *)&((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr
+                            : (const void *)&((struct sockaddr_in *)pick->ai_addr)->sin_addr;
+        inet_ntop(pick->ai_family, a, ip, sizeof(ip));
+    }
+    uv_freeaddrinfo(res);
+    if (s->closing) {
+        c->state = C_DOWN;
+        idle_arm(s);
+    } else if (!ip[0]) {
+        char why[160];
+        snprintf(why, sizeof(why), "cannot resolve %s: %s", s->host,
+                 status ? uv_strerror(status) : "no address");
+        conn_lost(c, why);
+    } else {
+        conn_connect(c, ip);
+    }
+}
+
+/* One connection attempt with a fresh context. Runs from the retry timer or
+ * store_open, never inside a hiredis callback. */
+static void conn_start(rconn *c)
+{
+    store_redis *s = c->s;
+    if (s->closing || c->ac || c->gai_busy)
+        return;
+    if (c->doomed) {   /* the idle turn has not come yet: free it here */
+        redisAsyncContext *ac = c->doomed;
+        c->doomed = NULL;
+        redisAsyncFree(ac);
+    }
+    c->since = uv_now(s->loop);
+    if (s->unix_path || s->numeric_host) {
+        conn_connect(c, s->host);
+        return;
+    }
+    /* getaddrinfo blocks; hiredis 0.14 would call it on the loop thread */
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    c->gai.data = c;
+    int rc = uv_getaddrinfo(s->loop, &c->gai, on_resolved, s->host, NULL, &hints);
+    if (rc != 0) {
+        conn_lost(c, uv_strerror(rc));
+        return;
+    }
+    c->gai_busy = 1;
+    c->state = C_RESOLVING;
+}
+
+static void retry_cb(uv_timer_t *t)
+{
+    conn_start(t->data);
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+    store_redis *s = t->data;
+    if (s->closing) {   /* while closing this timer waits for the goodbye */
+        bye_done(s);
+        return;
+    }
+    uint64_t now = uv_now(s->loop);
+    rconn *conns[2] = {&s->cmd, &s->sub};
+    for (int i = 0; i < 2; i++) {
+        rconn *c = conns[i];
+        if ((c->state == C_CONNECTING || c->state == C_HANDSHAKE) &&
+            now - c->since >= CONNECT_TIMEOUT_MS)
+            conn_kill(c, "connect timed out");
+    }
+    /* replies come in order, so the oldest op tells whether Redis is hung
+     * (the adapter ignores poll errors, so this is also our error detector) */
+    rop *old = s->inflight.head;
+    if (old && old->ac == old->conn->ac &&
+        (uv_hrtime() - old->t0) / 1000000 >= OP_TIMEOUT_MS)
+        conn_kill(old->conn, "no reply for 5 s");
+    if (s->cmd.state == C_UP) {
+        beat(s);
+        if (++s->ticks % REAP_EVERY == 0)
+            reap(s);
+    }
+}
+
+/* ---- close ---------------------------------------------------------------------------- */
+
+static void url_free(store_redis *s)
+{
+    free(s->unix_path);
+    free(s->host);
+    free(s->user);
+    free(s->pass);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    store_redis *s = h->data;
+    if (--s->handles_open > 0)
+        return;
+    void (*done)(void *) = s->done;
+    void *ud = s->done_ud;
+    free(s->subs.slot);
+    url_free(s);
+    free(s->name);
+    free(s);
+    if (done)
+        done(ud);
+}
+
+/* Close our handles once no context, lookup or answer is outstanding. The
+ * adapter's poll handles were closed before, in an earlier or the same
+ * closing pass, so done() runs after every handle is gone. */
+static void maybe_finish(store_redis *s)
+{
+    if (!s->closing || s->finishing || s->cmd.ac || s->sub.ac || s->cmd.doomed ||
+        s->sub.doomed || s->cmd.gai_busy || s->sub.gai_busy || s->dq.head || s->bye_pending)
+        return;
+    s->finishing = 1;
+    s->handles_open = 4;
+    uv_idle_stop(&s->idle);
+    uv_close((uv_handle_t *)&s->idle, on_handle_closed);
+    uv_close((uv_handle_t *)&s->tick, on_handle_closed);
+    uv_close((uv_handle_t *)&s->cmd.retry, on_handle_closed);
+    uv_close((uv_handle_t *)&s->sub.retry, on_handle_closed);
+}
+
+/* The idle turn: free doomed contexts, answer deferred ops, advance close. */
+static void idle_cb(uv_idle_t *h)
+{
+    store_redis *s = h->data;
+    rconn *conns[2] = {&s->cmd, &s->sub};
+    for (int i = 0; i < 2; i++) {
+        redisAsyncContext *ac = conns[i]->doomed;
+        if (ac) {
+            conns[i]->doomed = NULL;
+            redisAsyncFree(ac);   /* its callbacks run now with NULL replies */
+        }
+    }
+    /* answer what was queued before this turn; answers queued by the callbacks
+     * themselves wait for the next turn */
+    rop *op = s->dq.head;
+    s->dq.head = s->dq.tail = NULL;
+    while (op) {
+        rop *next = op->next;
+        op->prev = op->next = NULL;
+        op->where = W_NONE;
+        op_done(op, op->status, NULL, NULL, 0);
+        op_release(op);
+        op = next;
+    }
+    if (s->closing)
+        maybe_finish(s);
+    if (!s->finishing && !s->dq.head && !s->cmd.doomed && !s->sub.doomed)
+        uv_idle_stop(&s->idle);
+}
+
+static void redis_close(store *st, void (*done)(void *ud), void *ud)
+{
+    store_redis *s = (store_redis *)st;
+    if (s->closing)
+        return;
+    s->closing = 1;
+    s->done = done;
+    s->done_ud = ud;
+    s->up = 0;
+    uv_timer_stop(&s->tick);
+    uv_timer_stop(&s->cmd.retry);
+    uv_timer_stop(&s->sub.retry);
+    if (s->cmd.gai_busy)
+        uv_cancel((uv_req_t *)&s->cmd.gai);
+    if (s->sub.gai_busy)
+        uv_cancel((uv_req_t *)&s->sub.gai);
+    /* callers hear ECLOSED now; replies that still come are dropped */
+    while (s->inflight.head) {
+        rop *op = s->inflight.head;
+        ol_unlink(&s->inflight, op);
+        if (!op->completed)
+            dq_push(op, STORE_ECLOSED);
+    }
+    while (s->confirms.head) {
+        rop *op = s->confirms.head;
+        ol_unlink(&s->confirms, op);
+        dq_push(op, STORE_ECLOSED);
+    }
+    /* goodbye, so the survivors do not take us for dead */
+    if (s->cmd.state == C_UP && s->instance) {
+        rop *op = op_new(s, OP_BYE, NULL);
+        if (op) {
+            arg_script(op, SC_BYE, 0);
+            arg_u64(op, s->instance);
+            if (op_issue(op, &s->cmd, s->cmd.ac) == 0) {
+                s->bye_pending = 1;
+                uv_timer_start(&s->tick, tick_cb, BYE_TIMEOUT_MS, 0);
+            } else {
+                free(op);
+            }
+        }
+    }
+    if (!s->bye_pending)
+        conn_kill(&s->cmd, NULL);
+    conn_kill(&s->sub, NULL);
+    idle_arm(s);
+}
+
+/* ---- open ------------------------------------------------------------------------------ */
+
+/* percent-decode [p, p+n) into a new string */
+static char *url_part(const char *p, size_t n)
+{
+    char *out = malloc(n + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '%' && i + 2 < n && isxdigit((unsigned char)p[i + 1]) &&
+            isxdigit((unsigned char)p[i + 2])) {
+            char hex[3] = {p[i + 1], p[i + 2], '\0'};
+            *o++ = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            *o++ = p[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* redis://[[user]:password@]host[:port][/db]  or  unix:/path */
+static int url_parse(store_redis *s, const char *url, char *err, size_t errlen)
+{
+    if (strncmp(url, "unix:", 5) == 0) {
+        const char *path = url + 5;
+        while (path[0] == '/' && path[1] == '/')   /* unix:///p, unix://p */
+            path++;
+        if (!*path) {
+            set_err(err, errlen, "redis URL: unix: needs a socket path");
+            return -1;
+        }
+        if (!(s->unix_path = strdup(path)) || !(s->host = strdup(path)))
+            goto nomem;
+        return 0;
+    }
+    if (strncmp(url, "redis://", 8) != 0) {
+        set_err(err, errlen, "redis URL must be redis://[:password@]host:port[/db] or unix:/path");
+        return -1;
+    }
+    const char *p = url + 8;
+    const char *end = p + strcspn(p, "/");
+    const char *at = NULL;
+    for (const char *q = p; q < end; q++)
+        if (*q == '@')
+            at = q;
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon) {
+            if (colon > p && !(s->user = url_part(p, (size_t)(colon - p))))
+                goto nomem;
+            if (!(s->pass = url_part(colon + 1, (size_t)(at - colon - 1))))
+                goto nomem;
+        } else if (!(s->pass = url_part(p, (size_t)(at - p)))) {
+            goto nomem;
+        }
+        if (s->pass && !*s->pass) {
+            free(s->pass);
+            s->pass = NULL;
+        }
+        p = at + 1;
+    }
+    const char *hend;
+    if (*p == '[') {
+        hend = memchr(p, ']', (size_t)(end - p));
+        if (!hend)
+            goto bad;
+        if (!(s->host = url_part(p + 1, (size_t)(hend - p - 1))))
+            goto nomem;
+        hend++;
+    } else {
+        hend = p;
+        while (hend < end && *hend != ':')
+            hend++;
+        if (!(s->host = url_part(p, (size_t)(hend - p))))
+            goto nomem;
+    }
+    if (!*s->host)
+        goto bad;
+    s->port = 6379;
+    if (hend < end) {
+        if (*hend != ':' || hend + 1 == end)
+            goto bad;
+        long port = 0;
+        for (const char *q = hend + 1; q < end; q++) {
+            if (*q < '0' || *q > '9' || (port = port * 10 + (*q - '0')) > 65535)
+                goto bad;
+        }
+        if (port < 1)
+            goto bad;
+        s->port = (int)port;
+    }
+    if (*end == '/' && end[1]) {
+        long db = 0;
+        for (const char *q = end + 1; *q; q++) {
+            if (*q < '0' || *q > '9' || (db = db * 10 + (*q - '0')) > 1000000)
+                goto bad;
+        }
+        s->db = (int)db;
+    }
+    unsigned char tmp[sizeof(struct in6_addr)];
+    s->numeric_host = inet_pton(AF_INET, s->host, tmp) == 1 || inet_pton(AF_INET6, s->host, tmp) == 1;
+    return 0;
+bad:
+    set_err(err, errlen, "redis URL: bad host, port or db (redis://[:password@]host:port[/db])");
+    return -1;
+nomem:
+    set_err(err, errlen, "out of memory");
+    return -1;
+}
+
+static void conn_init(rconn *c, store_redis *s, int sub, const char *name)
+{
+    c->s = s;
+    c->sub = sub;
+    c->name = name;
+    c->state = C_DOWN;
+    c->backoff_ms = BACKOFF_MIN_MS;
+    uv_timer_init(s->loop, &c->retry);
+    c->retry.data = c;
+}
+
+static store *redis_open(uv_loop_t *loop, const store_options *opts, const store_events *ev,
+                         char *err, size_t errlen)
+{
+    store_redis *s = calloc(1, sizeof(*s));
+    if (!s) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!opts || !opts->redis_url) {
+        set_err(err, errlen, "no redis URL");
+        goto fail;
+    }
+    if (url_parse(s, opts->redis_url, err, errlen) != 0)
+        goto fail;
+    if (!(s->name = strdup(opts->instance_name ? opts->instance_name : ""))) {
+        set_err(err, errlen, "out of memory");
+        goto fail;
+    }
+    s->loop = loop;
+    if (ev)
+        s->ev = *ev;
+    s->finished_ttl_ms = opts->finished_ttl_ms > 0 ? opts->finished_ttl_ms : DAY_MS;
+    s->rng = (uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)s) | 1;
+
+    /* nothing below fails: the handles exist from here on */
+    uv_idle_init(loop, &s->idle);
+    s->idle.data = s;
+    uv_timer_init(loop, &s->tick);
+    s->tick.data = s;
+    conn_init(&s->cmd, s, 0, "commands");
+    conn_init(&s->sub, s, 1, "subscriber");
+    uv_timer_start(&s->tick, tick_cb, TICK_MS, TICK_MS);
+    if (s->unix_path)
+        log_info("redis: connecting to unix:%s", s->unix_path);
+    else
+        log_info("redis: connecting to %s port %d db %d", s->host, s->port, s->db);
+    conn_start(&s->cmd);
+    conn_start(&s->sub);
+    return &s->base;
+fail:
+    url_free(s);
+    free(s->name);
+    free(s);
+    return NULL;
+}
+
+/* ---- the store operations -------------------------------------------------------------- */
+
+static int redis_is_up(const store *st) { return ((const store_redis *)st)->up; }
+static uint32_t redis_instance(const store *st) { return ((const store_redis *)st)->instance; }
+static double redis_latency_ms(const store *st) { return ((const store_redis *)st)->latency_ms; }
+
+/* The ARGV every writing script shares (see LUA_INDEX); list is 'o', 'q' or '-'. */
+static void args_record(store_redis *s, rop *op, const store_game *g, int64_t id,
+                        uint64_t version, uint8_t kind, char list)
+{
+    size_t n = rec_encode(g, id, version, kind, op->blob);
+    arg_add(op, op->blob, n);
+    arg_i64(op, g->st.status);
+    op->num[op->argc][0] = list;
+    op->num[op->argc][1] = '\0';
+    arg_add(op, op->num[op->argc], 1);
+    arg_i64(op, g->deadline_ms > 0 ? g->deadline_ms : 0);
+    int64_t ttl = 0;
+    if (g->st.status == GAME_OVER) {
+        ttl = s->finished_ttl_ms;
+    } else if (g->st.status == GAME_WAITING) {
+        int64_t left = g->deadline_ms > 0 ? g->deadline_ms - wall_ms() : 0;
+        ttl = s->finished_ttl_ms + (left > 0 ? left : 0);
+    }
+    arg_i64(op, ttl);
+    /* distinct holders of both seats; none once over (nobody can need them) */
+    size_t len = 0;
+    uint32_t seen[2 * STORE_MAX_HOLDERS];
+    int nseen = 0;
+    op->holders[0] = '\0';
+    for (int i = 0; g->st.status != GAME_OVER && i < 2; i++) {
+        int nh = g->seat[i].nholders > STORE_MAX_HOLDERS ? STORE_MAX_HOLDERS : g->seat[i].nholders;
+        for (int h = 0; h < nh; h++) {
+            uint32_t inst = g->seat[i].holders[h];
+            int dup = inst == 0;
+            for (int k = 0; k < nseen && !dup; k++)
+                dup = seen[k] == inst;
+            if (dup)
+                continue;
+            seen[nseen++] = inst;
+            len += (size_t)snprintf(op->holders + len, sizeof(op->holders) - len, "%s%u",
+                                    len ? " " : "", inst);
+        }
+    }
+    arg_add(op, op->holders, len);
+}
+
+static char list_of(const store_game *g, uint8_t kind)
+{
+    if (g->st.status != GAME_WAITING)
+        return '-';
+    return kind == STORE_KIND_CREATE ? 'o' : kind == STORE_KIND_QUICK ? 'q' : '-';
+}
+
+static void redis_create(store *st, const store_game *g, store_game_cb *cb, void *ud)
+{
+    store_redis *s = (store_redis *)st;
+    rop *op = op_new(s, OP_CREATE, ud);
+    if (!op)
+        return;   /* as with a lost reply: nothing to answer with */
+    op->cb.game = cb;
+    arg_script(op, SC_CREATE, 0);
+    args_record(s, op, g, 0, 1, g->kind, list_of(g, g->kind));
+    op_send(op);
+}
+
+static void redis_quick(store *st, const store_game *tmpl, store_game_cb *cb, void *ud)
+{
+    store_redis *s = (store_redis *)st;
+    rop *op = op_new(s, OP_QUICK, ud);
+    if (!op)
+        return;
+    op->cb.game = cb;
+    arg_script(op, SC_QUICK, 0);
+    args_record(s, op, tmpl, 0, 1, STORE_KIND_QUICK, list_of(tmpl, STORE_KIND_QUICK));
+    op_send(op);
+}
+
+static void redis_load(store *st, int64_t id, store_game_cb *cb, void *ud)
+{
+    store_redis *s = (store_redis *)st;
+    rop *op = op_new(s, OP_LOAD, ud);
+    if (!op)
+        return;
+    op->cb.game = cb;
+    op->id = id;
+    if (id <= 0) {
+        dq_push(op, STORE_ENOTFOUND);
+        return;
+    }
+    game_key(op->key, sizeof(op->key), id);
+    arg_str(op, "HGET");
+    arg_str(op, op->key);
+    arg_str(op, "d");
+    op_send(op);
+}
+
+static void redis_save(store *st, const store_game *g, store_game_cb *cb, void *ud)
+{
+    store_redis *s = (store_redis *)st;
+    rop *op = op_new(s, OP_SAVE, ud);
+    if (!op)
+        return;
+    op->cb.game = cb;
+    op->id = g->id;
+    if (g->id <= 0) {
+        dq_push(op, STORE_ENOTFOUND);
+        return;
+    }
+    /* what the caller gets on success: exactly what was written */
+    size_t n = rec_encode(g, g->id, g->version + 1, g->kind, op->blob);
+    rec_decode(op->blob, n, &op->g);
+    game_key(op->key, sizeof(op->key), g->id);
+    int clen = chan_name(op->chan, sizeof(op->chan), g->id);
+    arg_script(op, SC_SAVE, 1);
+    arg_str(op, op->key);
+    args_record(s, op, g, g->id, g->version + 1, g->kind, '-');
+    arg_i64(op, g->id);
+    arg_u64(op, g->version);
+    arg_add(op, op->chan, (size_t)clen);
+    op_send(op);
+}
+
+static void redis_open_list(store *st, size_t max, store_list_cb *cb, void *ud)
+{
+    store_redis *s = (store_redis *)st;
+    rop *op = op_new(s, OP_LIST, ud);
+    if (!op)
+        return;
+    op->cb.list = cb;
+    if (max == 0) {
+        dq_push(op, STORE_OK);
+        return;
+    }
+    arg_script(op, SC_LIST, 0);
+    arg_u64(op, max > COUNT_MAX ? COUNT_MAX : max);
+    op_send(op);
+}
+
+static void redis_claim_due(store *st, int64_t now_ms, int64_t lease_ms, size_t max,
+                            store_ids_cb *cb, void *ud)
+{
+    store_redis *s = (store_redis *)st;
+    rop *op = op_new(s, OP_CLAIM, ud);
+    if (!op)
+        return;
+    op->cb.ids = cb;
+    if (max == 0) {
+        dq_push(op, STORE_OK);
+        return;
+    }
+    arg_script(op, SC_CLAIM, 0);
+    arg_i64(op, now_ms);
+    arg_i64(op, lease_ms > 0 ? lease_ms : 0);
+    arg_u64(op, max > COUNT_MAX ? COUNT_MAX : max);
+    op_send(op);
+}
+
+static void redis_deadline_reset(store *st, const store_game *g, store_done_cb *cb, void *ud)
+{
+    store_redis *s = (store_redis *)st;
+    rop *op = op_new(s, OP_RESET, ud);
+    if (!op)
+        return;
+    op->cb.done = cb;
+    if (g->id <= 0) {
+        dq_push(op, STORE_ENOTFOUND);
+        return;
+    }
+    game_key(op->key, sizeof(op->key), g->id);
+    arg_script(op, SC_RESET, 1);
+    arg_str(op, op->key);
+    arg_i64(op, g->id);
+    arg_u64(op, g->version);
+    arg_i64(op, g->deadline_ms > 0 ? g->deadline_ms : 0);
+    op_send(op);
+}
+
+/* cb(STORE_OK) once Redis confirms. A subscription that failed (store down,
+ * or the connection dropped before the confirmation) is not kept: the caller
+ * subscribes again after health(1). Confirmed ones survive reconnections. */
+static void redis_subscribe(store *st, int64_t id, store_done_cb *cb, void *ud)
+{
+    store_redis *s = (store_redis *)st;
+    rop *op = op_new(s, OP_SUB, ud);
+    if (!op)
+        return;
+    op->cb.done = cb;
+    op->id = id;
+    if (s->closing) {
+        dq_push(op, STORE_ECLOSED);
+        return;
+    }
+    if (id <= 0) {
+        dq_push(op, STORE_EINVAL);
+        return;
+    }
+    if (s->sub.state != C_UP) {
+        dq_push(op, STORE_EUNAVAIL);
+        return;
+    }
+    int added = idset_add(&s->subs, id);
+    if (added < 0) {
+        dq_push(op, STORE_ENOMEM);
+        return;
+    }
+    int n = chan_name(op->chan, sizeof(op->chan), id);
+    if (redisAsyncCommand(s->sub.ac, sub_reply, s, "SUBSCRIBE %b", op->chan, (size_t)n) !=
+        REDIS_OK) {
+        if (added)
+            idset_del(&s->subs, id);
+        dq_push(op, STORE_EUNAVAIL);
+        return;
+    }
+    op->added = (uint8_t)added;
+    ol_append(&s->confirms, op, W_CONFIRM);
+}
+
+static void redis_unsubscribe(store *st, int64_t id)
+{
+    store_redis *s = (store_redis *)st;
+    char chan[48];
+    idset_del(&s->subs, id);
+    if (s->sub.state == C_UP && !s->closing) {
+        int n = chan_name(chan, sizeof(chan), id);
+        /* refused only when nothing is subscribed on this context: fine */
+        (void)redisAsyncCommand(s->sub.ac, NULL, NULL, "UNSUBSCRIBE %b", chan, (size_t)n);
+    }
+}
+
+const store_backend store_redis_backend = {
+    .name = "redis",
+    .open = redis_open,
+    .close = redis_close,
+    .is_up = redis_is_up,
+    .instance = redis_instance,
+    .latency_ms = redis_latency_ms,
+    .create = redis_create,
+    .load = redis_load,
+    .save = redis_save,
+    .quick = redis_quick,
+    .open_list = redis_open_list,
+    .claim_due = redis_claim_due,
+    .deadline_reset = redis_deadline_reset,
+    .subscribe = redis_subscribe,
+    .unsubscribe = redis_unsubscribe,
+};
