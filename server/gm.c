@@ -338,19 +338,6 @@ static gm_room *room_find(gm *g, int64_t id)
 static void room_fail_waiting(gm *g, gm_room *r, proto_err e);
 static void room_reload(gm *g, gm_room *r);
 
-static void on_subscribed(void *ud, int status)
-{
-    gm_room *r = ud;
-    gm *g = NULL;
-    /* the room is kept alive by the subscribe ref; find gm through an op or member */
-    if (r->waiting)
-        g = r->waiting->gm;
-    else if (r->members)
-        g = r->members->conn ? NULL : NULL;
-    (void)g;
-    r->sub = (status == STORE_OK) ? SUB_ACTIVE : SUB_NONE;
-}
-
 /* The store's subscribe callback carries the room; the manager is reached
  * through this small context so rooms need no back pointer. */
 typedef struct sub_ctx {
@@ -364,7 +351,7 @@ static void on_sub_done(void *ud, int status)
     gm *g = sc->g;
     gm_room *r = sc->room;
     free(sc);
-    on_subscribed(r, status);
+    r->sub = (status == STORE_OK) ? SUB_ACTIVE : SUB_NONE;
     if (status == STORE_OK) {
         /* run what waited, then catch up with saves made before we listened */
         gm_op *w = r->waiting;
@@ -1072,11 +1059,6 @@ static void new_game(gm_op *op, store_game *t, uint8_t mark, uint8_t kind, int w
     t->created_ms = t->updated_ms = now_ms();
 }
 
-static void send_entry(gm_op *op, gm_room *room, uint8_t mark)
-{
-    done_seat(op, room, mark);
-}
-
 /* rematch: first caller asks, second caller (or the computer) starts it */
 static void rematch_create(gm_op *op, const store_game *old);
 
@@ -1125,7 +1107,7 @@ static void done_link(gm_op *op, const store_game *g)
     room_advance(gmp, nr, &op->aux);
     uint8_t mark = (uint8_t)game_mark_other((game_mark)op->mark);
     log_info("game %" PRId64 ": rematch is game %" PRId64, op->game_id, op->aux.id);
-    send_entry(op, nr, mark);
+    done_seat(op, nr, mark);
     room_release(gmp, nr);
 }
 
@@ -1201,7 +1183,7 @@ static void done_created(gm_op *op, const store_game *rec)
         return;
     op->room->refs++;
     room_advance(g, op->room, rec);
-    send_entry(op, op->room, ROLE_X);
+    done_seat(op, op->room, ROLE_X);
 }
 
 static void on_created(void *ud, int status, const store_game *rec)
