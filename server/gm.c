@@ -522,6 +522,23 @@ static gm_op *op_new(gm *g, const op_kind *k, gm_conn *c, int64_t game_id)
     return op;
 }
 
+/* A new op carrying on the request of `op` under another kind, for work
+ * that continues after `op` has finished (a rematch's new game, another
+ * matchmaking attempt). It holds its own references. */
+static gm_op *op_clone(gm_op *op, const op_kind *k)
+{
+    gm_op *n = op_new(op->gm, k, op->conn, op->game_id);
+    if (!n)
+        return NULL;
+    n->reqid = op->reqid;
+    n->mark = op->mark;
+    n->level = op->level;
+    n->vs_computer = op->vs_computer;
+    memcpy(n->token, op->token, sizeof(n->token));
+    memcpy(n->hash, op->hash, sizeof(n->hash));
+    return n;
+}
+
 static void maybe_stopped(gm *g)
 {
     if (g->stopping && g->inflight == 0 && !g->claiming && g->stop_done) {
@@ -742,6 +759,9 @@ static void done_join(gm_op *op, const store_game *g)
 
 static const op_kind kind_join = {"join", mut_join, done_join, NULL, 1};
 
+/* an op that never mutates: create, quick, list run their own store calls */
+static const op_kind kind_plain = {"request", NULL, NULL, NULL, 0};
+
 /* quick, second half: join the game matchmaking handed us */
 static void quick_begin(gm_op *op);
 
@@ -760,12 +780,16 @@ static int mut_quick_join(gm_op *op, store_game *g)
 
 static void done_quick_join(gm_op *op, const store_game *g)
 {
-    if (op->stage2) {
-        /* op_finish is skipped: the op lives on as a new quick attempt */
-        (void)g;
+    if (!op->stage2) {
+        done_join(op, g);
         return;
     }
-    done_join(op, g);
+    /* we ended a stale game; look for another (or open one) */
+    gm_op *again = op_clone(op, &kind_plain);
+    if (!again)
+        return;
+    again->tries = (uint8_t)(op->tries + 1);
+    quick_begin(again);
 }
 
 static int quick_failed(gm_op *op, proto_err e)
@@ -1156,17 +1180,12 @@ static void rematch_create(gm_op *op, const store_game *old)
         t.seat[theirs].away_ms = t.created_ms;
     }
     t.deadline_ms = deadline_of(g, &t);
-    /* the op lives on through create and link; keep it from finishing now */
-    gm_op *next = op_new(g, &kind_rematch, op->conn, op->game_id);
+    /* the request carries on through create and link after `op` finishes */
+    gm_op *next = op_clone(op, &kind_rematch);
     if (!next)
         return;
-    *next = *op;
-    next->conn = op->conn;
-    if (next->conn)
-        next->conn->refs++;
     next->room = op->room;
     next->room->refs++;
-    next->stage2 = 0;
     store_game_create(g->st, &t, on_rematch_created, next);
 }
 
@@ -1242,8 +1261,6 @@ static void on_listed(void *ud, int status, const store_open_game *games, size_t
     send_block(op->gm, op->conn, proto_encode_games(&op->reqid, stack, n, MSG_HEADROOM, &len), &len);
     op_finish(op);
 }
-
-static const op_kind kind_plain = {"request", NULL, NULL, NULL, 0};
 
 /* ---- the request entry point ------------------------------------------------------------------ */
 

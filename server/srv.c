@@ -25,6 +25,7 @@
 
 _Static_assert(MSG_LWS_PRE == LWS_PRE, "msg.h's LWS_PRE copy must match libwebsockets");
 
+#define RX_CHUNK 512           /* lws' per-connection receive buffer, bytes */
 #define QUEUE_MAX 256          /* frames queued for one client before it counts as stuck */
 #define CLOSE_TOO_BIG 1009
 #define CLOSE_RESTART 1012
@@ -459,8 +460,11 @@ srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, store *st, char *er
     static struct lws_protocols protocols[3];
     protocols[0] = (struct lws_protocols){"http", http_cb, 0, 0, 0, NULL, 0};
     protocols[0].per_session_data_size = http_session_size();
+    /* rx_buffer_size is lws' per-connection receive chunk, not a message
+     * limit (NOTES-lws): it is allocated for every connection, so it is kept
+     * small and larger messages are reassembled in on_receive() */
     protocols[1] = (struct lws_protocols){"ttt", ws_callback, sizeof(ws_sess),
-                                          PROTO_MAX_MESSAGE, 0, NULL, 0};
+                                          RX_CHUNK, 0, NULL, 0};
     protocols[2] = (struct lws_protocols){NULL, NULL, 0, 0, 0, NULL, 0};
 
     /* every HTTP path goes to our callback: the web files are served from
