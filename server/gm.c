@@ -1122,7 +1122,6 @@ static int mut_link(gm_op *op, store_game *g)
 
 static void done_link(gm_op *op, const store_game *g)
 {
-    (void)g;
     gm *gmp = op->gm;
     gm_room *nr = room_get(gmp, op->aux.id, 1);
     if (!nr)
@@ -1130,8 +1129,23 @@ static void done_link(gm_op *op, const store_game *g)
     nr->refs++;
     room_advance(gmp, nr, &op->aux);
     uint8_t mark = (uint8_t)game_mark_other((game_mark)op->mark);
+    int opp = 2 - op->mark;   /* the opponent's seat index in the old game */
     log_info("game %" PRId64 ": rematch is game %" PRId64, op->game_id, op->aux.id);
-    done_seat(op, nr, mark);
+    gm_member *m = member_add(gmp, op, nr, mark);
+    if (m) {
+        send_joined(gmp, op, nr->id, mark);
+        /* An opponent who is connected somewhere takes the other seat within
+         * moments, and that save is the game's first state for both of us:
+         * one state each, as the contract asks, rather than one showing the
+         * seat away and a second showing it taken. An absent opponent (or the
+         * computer) claims nothing, so the state goes out now. */
+        if (!g->seat[opp].computer && g->seat[opp].nholders > 0)
+            m->last_version = nr->rec.version;
+        else
+            member_catch_up(gmp, m);
+        if (nr->have_rec)
+            start_computer(gmp, nr, &nr->rec);
+    }
     room_release(gmp, nr);
 }
 
