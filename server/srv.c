@@ -27,6 +27,7 @@ _Static_assert(MSG_LWS_PRE == LWS_PRE, "msg.h's LWS_PRE copy must match libwebso
 
 #define RX_CHUNK 512           /* lws' per-connection receive buffer, bytes */
 #define QUEUE_MAX 256          /* frames queued for one client before it counts as stuck */
+#define CLOSE_GOING_AWAY 1001
 #define CLOSE_TOO_BIG 1009
 #define CLOSE_RESTART 1012
 #define CLOSE_POLICY 1008
@@ -155,12 +156,14 @@ static void send_block(ws_sess *ss, char *block, const size_t *len)
 static void write_close(ws_sess *ss)
 {
     static const char *const reasons[] = {"", "server restart", "message too big",
-                                          "too slow", "text frames only"};
+                                          "too slow", "text frames only",
+                                          "no answer to ping"};
     const char *reason = ss->close_code == CLOSE_RESTART ? reasons[1]
                          : ss->close_code == CLOSE_TOO_BIG ? reasons[2]
                          : ss->close_code == CLOSE_POLICY ? reasons[3]
-                         : ss->close_code == CLOSE_UNSUPPORTED ? reasons[4] : reasons[0];
-    unsigned char buf[LWS_PRE + 2 + 32];
+                         : ss->close_code == CLOSE_UNSUPPORTED ? reasons[4]
+                         : ss->close_code == CLOSE_GOING_AWAY ? reasons[5] : reasons[0];
+    unsigned char buf[LWS_PRE + 2 + 64];
     size_t rl = strlen(reason);
     buf[LWS_PRE] = (unsigned char)(ss->close_code >> 8);
     buf[LWS_PRE + 1] = (unsigned char)(ss->close_code & 0xff);
@@ -171,10 +174,14 @@ static void write_close(ws_sess *ss)
 static int on_writeable(srv *s, ws_sess *ss)
 {
     if (ss->ping_due) {
-        unsigned char buf[LWS_PRE + 1];
+        /* not empty: lws 4.1 hands an empty PONG to nobody (ops-ws.c skips
+         * the callback when the payload length is 0), so we would never see
+         * the answer */
+        unsigned char buf[LWS_PRE + 4];
+        memcpy(buf + LWS_PRE, "ttt", 3);
         ss->ping_due = 0;
         ss->ping_out = 1;
-        if (lws_write(ss->wsi, buf + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+        if (lws_write(ss->wsi, buf + LWS_PRE, 3, LWS_WRITE_PING) < 0)
             return -1;
         if (ss->qlen || ss->close_code)
             lws_callback_on_writable(ss->wsi);
@@ -381,9 +388,15 @@ static void on_keepalive(uv_timer_t *t)
     DL_FOREACH_SAFE(s->sessions, ss, tmp) {
         int64_t quiet = now - ss->last_rx_ms;
         if (quiet >= s->opt.ping_timeout_ms) {
+            if (ss->close_code)
+                continue;
             s->stats.ping_timeouts++;
             log_debug("closing a connection silent for %lld ms", (long long)quiet);
-            lws_set_timeout(ss->wsi, PENDING_TIMEOUT_CLOSE_ACK, LWS_TO_KILL_ASYNC);
+            /* a close frame if the socket still takes data, and a hard
+             * timeout behind it for a peer that stopped reading too */
+            queue_clear(ss);
+            sess_close_with(ss, CLOSE_GOING_AWAY);
+            lws_set_timeout(ss->wsi, PENDING_TIMEOUT_USER_OK, 2);
         } else if (quiet >= s->opt.ping_interval_ms && !ss->ping_out && !ss->ping_due) {
             ss->ping_due = 1;
             lws_callback_on_writable(ss->wsi);

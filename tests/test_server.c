@@ -1763,6 +1763,51 @@ static char *ping_of_size(size_t len)
     return s;
 }
 
+Test(keepalive, quiet_client_pinged_then_closed,
+     .description = "--ping-interval 0.3 --ping-timeout 1: a connection that answers nothing "
+                    "gets a ping once quiet, and is closed once silent past the timeout")
+{
+    const char *extra[] = {"--ping-interval", "0.3", "--ping-timeout", "1", NULL};
+    own_server(extra);
+    wsc_raw *r = wsc_raw_connect(S.port, "/ws", T_MSG);
+    cr_assert(r, "raw connect");
+    wsc_raw_set_silent(r, 1);
+    char *p = NULL;
+    int op = wsc_raw_recv_frame(r, T_MSG, &p, NULL);
+    cr_assert_eq(op, WSC_OP_TEXT, "welcome first (got opcode %d)", op);
+    free(p);
+    long long t0 = proc_now_ms();
+    op = wsc_raw_recv_frame(r, 3000, NULL, NULL);
+    cr_assert_eq(op, WSC_OP_PING, "a ping on a quiet connection (got opcode %d)", op);
+    /* answer nothing: the server must give up on us */
+    int code = 0;
+    cr_assert_eq(wsc_raw_wait_close(r, 5000, &code), 0, "closed within 5 s");
+    cr_expect_geq(proc_now_ms() - t0, 500, "not closed before the timeout could pass");
+    wsc_raw_free(r);
+}
+
+Test(keepalive, answering_client_stays,
+     .description = "a client that answers pings stays connected well past the ping "
+                    "timeout, and still gets answers")
+{
+    const char *extra[] = {"--ping-interval", "0.3", "--ping-timeout", "1", NULL};
+    own_server(extra);
+    wsc_raw *r = wsc_raw_connect(S.port, "/ws", T_MSG);
+    cr_assert(r, "raw connect");
+    char *p = NULL;
+    cr_assert_eq(wsc_raw_recv_frame(r, T_MSG, &p, NULL), WSC_OP_TEXT, "welcome");
+    free(p);
+    /* 2.5 s of silence from our side but pongs: recv answers pings itself */
+    cr_assert_eq(wsc_raw_recv_frame(r, 2500, NULL, NULL), -1, "nothing but pings for 2.5 s");
+    const char ping[] = "{\"type\":\"ping\",\"id\":\"k\"}";
+    cr_assert_eq(wsc_raw_send_frame(r, WSC_OP_TEXT, 1, ping, sizeof ping - 1), 0, "send ping");
+    p = NULL;
+    cr_assert_eq(wsc_raw_recv_frame(r, T_MSG, &p, NULL), WSC_OP_TEXT, "pong after 2.5 s");
+    cr_expect(p && strstr(p, "\"pong\""), "got %s", p ? p : "(nothing)");
+    free(p);
+    wsc_raw_free(r);
+}
+
 Test(size, exactly_4096, .description = "a message of exactly 4096 bytes is accepted")
 {
     wsc *w = client();

@@ -600,6 +600,7 @@ void wsc_drop(wsc *w)
 struct wsc_raw {
     int fd;
     int eof;
+    int silent;           /* pings are returned to the caller, not answered */
     unsigned char *buf;   /* bytes read and not yet parsed */
     size_t len, cap;
 };
@@ -755,7 +756,7 @@ int wsc_raw_recv_frame(wsc_raw *r, int timeout_ms, char **payload, size_t *plen)
                         p[i] ^= r->buf[h - 4 + (i & 3)];
                 p[len] = '\0';
                 raw_consume(r, h + len);
-                if (op == WSC_OP_PING) {
+                if (op == WSC_OP_PING && !r->silent) {
                     wsc_raw_send_frame(r, WSC_OP_PONG, 1, p, len);
                     free(p);
                     continue;
@@ -809,4 +810,9 @@ void wsc_raw_free(wsc_raw *r)
         close(r->fd);
     free(r->buf);
     free(r);
+}
+
+void wsc_raw_set_silent(wsc_raw *r, int silent)
+{
+    r->silent = silent;
 }

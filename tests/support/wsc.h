@@ -119,5 +119,8 @@ int wsc_raw_recv_frame(wsc_raw *r, int timeout_ms, char **payload, size_t *len);
  * stream that ended without one. Returns 0, or -1 on time-out. */
 int wsc_raw_wait_close(wsc_raw *r, int timeout_ms, int *code);
 void wsc_raw_free(wsc_raw *r);
+/* silent != 0: wsc_raw_recv_frame returns pings (WSC_OP_PING) instead of
+ * answering them, to play a client that has gone quiet. */
+void wsc_raw_set_silent(wsc_raw *r, int silent);
 
 #endif
