@@ -995,6 +995,23 @@ static int mut_orphan(gm_op *op, store_game *g)
 
 static const op_kind kind_orphan = {"orphan", mut_orphan, NULL, NULL, 0};
 
+/* present: this process holds the seat, make sure the record says so (after
+ * an outage, or after another process wrongly took us for dead) */
+static int mut_present(gm_op *op, store_game *g)
+{
+    uint32_t self = store_instance(op->gm->st);
+    if (!self || g->st.status == GAME_OVER || !op->room || op->room->nlocal[op->mark - 1] == 0)
+        return MUT_QUIET;
+    store_seat *s = &g->seat[op->mark - 1];
+    for (int i = 0; i < s->nholders; i++)
+        if (s->holders[i] == self)
+            return MUT_QUIET;
+    holder_add(s, self);
+    return MUT_SAVE;
+}
+
+static const op_kind kind_present = {"present", mut_present, NULL, NULL, 0};
+
 /* timeout: abandon and waiting deadlines */
 static int mut_timeout(gm_op *op, store_game *g)
 {
@@ -1446,13 +1463,27 @@ static void on_health(void *ud, int up)
     log_info("store reachable (instance %u)", g->st ? store_instance(g->st) : 0);
     if (!g->st || g->detached)
         return;
-    /* saves made while we could not listen were missed: catch every room up */
+    /* saves made while we could not listen were missed: catch every room up,
+     * and make sure the seats we hold still list us (a survivor may have
+     * taken us for dead meanwhile) */
     gm_room *r, *tmp;
     HASH_ITER(hh, g->rooms, r, tmp) {
         if (r->sub == SUB_NONE && (r->members || r->waiting))
             room_subscribe(g, r);
         else if (r->sub == SUB_ACTIVE && r->members)
             room_reload(g, r);
+        for (uint8_t mark = GAME_X; mark <= GAME_O; mark++) {
+            if (!r->nlocal[mark - 1])
+                continue;
+            gm_op *op = op_new(g, &kind_present, NULL, r->id);
+            if (!op)
+                return;
+            op->mark = mark;
+            op->room = r;
+            r->refs++;
+            op->fresh = 1;   /* QUIET on a stale cache is harmless; no reload needed */
+            op_start(op);
+        }
     }
 }
 

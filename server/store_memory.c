@@ -75,7 +75,7 @@ typedef struct mem_store {
     mem_op *q_head, *q_tail;
     uv_idle_t idle;
     uv_timer_t sweep;
-    int closing, handles_open;
+    int closing, handles_closing, handles_open;
     void (*done)(void *ud);
     void *done_ud;
 } mem_store;
@@ -150,13 +150,15 @@ static mem_op *op_new(mem_store *m, int kind, void *ud)
     else
         m->q_head = op;
     m->q_tail = op;
-    if (!m->closing)
+    if (!m->handles_closing)
         uv_idle_start(&m->idle, on_idle);   /* a no-op when already started */
     return op;
 }
 
 static void run_op(mem_store *m, mem_op *op)
 {
+    if (m->closing && op->kind != OP_PUBLISH)
+        op->status = STORE_ECLOSED;   /* also for calls made after store_close */
     switch (op->kind) {
     case OP_GAME:
         op->cb.game(op->ud, op->status, op->status == STORE_OK || op->status == STORE_ECONFLICT
@@ -200,12 +202,20 @@ static void flush(mem_store *m)
     }
 }
 
+static void on_handle_closed(uv_handle_t *h);
+
 static void on_idle(uv_idle_t *h)
 {
     mem_store *m = h->data;
     flush(m);
-    if (!m->q_head)
-        uv_idle_stop(&m->idle);
+    if (m->q_head)
+        return;
+    uv_idle_stop(&m->idle);
+    if (m->closing && !m->handles_closing) {
+        m->handles_closing = 1;
+        uv_close((uv_handle_t *)&m->idle, on_handle_closed);
+        uv_close((uv_handle_t *)&m->sweep, on_handle_closed);
+    }
 }
 
 static void game_reply(mem_store *m, store_game_cb *cb, void *ud, int status, const store_game *g)
@@ -508,18 +518,14 @@ static void on_handle_closed(uv_handle_t *h)
 static void mem_close(store *s, void (*done)(void *ud), void *ud)
 {
     mem_store *m = (mem_store *)s;
+    if (m->closing)
+        return;
     m->closing = 1;
     m->done = done;
     m->done_ud = ud;
-    /* what is still queued completes now, as ECLOSED where it carried a result */
-    while (m->q_head) {
-        for (mem_op *op = m->q_head; op; op = op->next)
-            if (op->kind != OP_PUBLISH)
-                op->status = STORE_ECLOSED;
-        flush(m);
-    }
-    uv_close((uv_handle_t *)&m->idle, on_handle_closed);
-    uv_close((uv_handle_t *)&m->sweep, on_handle_closed);
+    /* what is queued, and what callers still ask before done(), completes on
+     * the next turns as ECLOSED; the handles close once the queue is empty */
+    uv_idle_start(&m->idle, on_idle);
 }
 
 const store_backend store_memory_backend = {

@@ -31,6 +31,9 @@
  *                                cannot make a live process look dead
  *   ttt:inst:<i>:games   SET     games on which instance i holds a seat, kept
  *                                exact by create/save from the seat holders
+ *   ttt:reap_last        STRING  when anyone last looked for dead instances (ms)
+ *   ttt:reap_grace       STRING  no instance is declared dead before this (ms):
+ *                                set after a stall of Redis, see the reap script
  * The scripts drop an index entry whose game key has expired when they meet it.
  * Pub/sub is not scoped by database number: two deployments must not share one
  * Redis server through different /db numbers.
@@ -58,11 +61,21 @@
  * instance; if it still holds seats (its manager did not release them) it is
  * left with score 0 instead, so a survivor marks those seats away at once.
  *
- * Outages: when a connection drops, every operation waiting on it completes
- * with STORE_EUNAVAIL (a save whose fate is unknown too), health(0) is raised,
- * and a fresh redisAsyncContext is made after 100 ms .. 2 s of jittered
- * backoff (hiredis contexts never reconnect). Contexts are freed only from our
- * own idle or timer callbacks, never inside hiredis' callbacks. */
+ * A process whose heartbeats stop for 5 s while it lives (its loop stalled,
+ * or it lost Redis while others did not) is declared dead all the same; it
+ * logs so when its next heartbeat finds itself gone.
+ *
+ * Outages: when a connection drops, or a command got no reply for 5 s (Redis
+ * hung; the libuv adapter also ignores poll errors), every operation waiting
+ * on it completes with STORE_EUNAVAIL (a save whose fate is unknown too),
+ * health(0) is raised, and a fresh redisAsyncContext is made after
+ * 100 ms .. 2 s of jittered backoff (hiredis contexts never reconnect); on
+ * reconnection the scripts are loaded again, every confirmed subscription is
+ * restored, and health(1) follows. A subscribe that fails (store down, or the
+ * link dropped before Redis confirmed) is not kept: the caller subscribes
+ * again after health(1). Contexts are freed only from our own idle or timer
+ * callbacks, never inside hiredis' callbacks, and ops hold no pointer into a
+ * context after it is gone. */
 #include "store.h"
 
 #include <arpa/inet.h>
@@ -90,6 +103,7 @@
 #define REAP_EVERY 2              /* ticks between looks for dead instances */
 #define STALE_MS 5000             /* an instance silent this long is dead */
 #define REAP_MAX 16               /* dead instances claimed per look */
+#define REAP_GAP_MS 3500          /* no look by anyone for this long: a stall, see reap */
 #define CONNECT_TIMEOUT_MS 5000   /* connect + handshake */
 #define OP_TIMEOUT_MS 5000        /* a reply later than this: the connection is hung */
 #define BYE_TIMEOUT_MS 1000       /* how long close waits for the goodbye */
@@ -97,7 +111,7 @@
 #define COUNT_MAX 100000          /* cap on max for open_list / claim_due */
 
 #define REC_FORMAT 1
-#define REC_MAX 256               /* a format-1 record is at most 194 bytes */
+#define REC_MAX 256               /* a format-1 record is at most 191 bytes */
 #define OP_MAXARGS 16
 
 /* ---- Lua ----------------------------------------------------------------------
@@ -212,15 +226,26 @@ static const char *const script_src[SC_COUNT] = {
     "end\n"
     "return 0\n",
 
-    /* heartbeat: ARGV[1] instance */
+    /* heartbeat: ARGV[1] instance -> 1 when the instance was not listed */
     "local t = redis.call('TIME')\n"
-    "redis.call('ZADD', 'ttt:instances', t[1] * 1000 + math.floor(t[2] / 1000), ARGV[1])\n"
-    "return 1\n",
+    "return redis.call('ZADD', 'ttt:instances', t[1] * 1000 + math.floor(t[2] / 1000),"
+    " ARGV[1])\n",
 
-    /* reap: ARGV[1] self, [2] stale ms, [3] max -> {{instance, {ids}}, ...}.
-     * Atomic, so each dead instance goes to exactly one caller. */
+    /* reap: ARGV[1] self, [2] stale ms, [3] max, [4] gap ms
+     * -> {{instance, {ids}}, ...}. Atomic, so each dead instance goes to
+     * exactly one caller. Live processes reap every 2 s; when nobody did for
+     * longer than the gap, Redis itself (or every process) stalled and all
+     * heartbeats were held up with it: nobody is reaped until each instance
+     * had a full stale period to beat again. */
     "local t = redis.call('TIME')\n"
     "local now = t[1] * 1000 + math.floor(t[2] / 1000)\n"
+    "local last = tonumber(redis.call('GET', 'ttt:reap_last') or '0')\n"
+    "redis.call('SET', 'ttt:reap_last', now)\n"
+    "if now - last > tonumber(ARGV[4]) then\n"
+    "  redis.call('SET', 'ttt:reap_grace', now + tonumber(ARGV[2]))\n"
+    "  return {}\n"
+    "end\n"
+    "if now < tonumber(redis.call('GET', 'ttt:reap_grace') or '0') then return {} end\n"
     "local dead = redis.call('ZRANGEBYSCORE', 'ttt:instances', '-inf',"
     " now - tonumber(ARGV[2]), 'LIMIT', 0, ARGV[3])\n"
     "local out = {}\n"
@@ -344,6 +369,7 @@ struct store_redis {
     uv_timer_t tick;
     unsigned ticks;
     int beat_busy, reap_busy;
+    int beaten;                  /* a heartbeat of this instance went through */
 
     int closing, finishing, bye_pending, handles_open;
     void (*done)(void *ud);
@@ -781,14 +807,14 @@ static void op_send(rop *op)
         dq_push(op, STORE_EUNAVAIL);
 }
 
-/* An error reply's status; *drop when the connection is useless now (Redis
- * restarted and is loading, or we are talking to a replica). */
-static int err_status(store_redis *s, const redisReply *r, int *drop)
+/* An error reply's status. The first four in the list mean the connection
+ * is useless now (Redis restarted and is still loading, we reached a
+ * replica, or lost our AUTH): *drop asks for a fresh one. */
+static int err_status(const redisReply *r, int *drop)
 {
     static const char *const unavail[] = {"LOADING", "MASTERDOWN", "READONLY", "NOAUTH",
                                           "BUSY", "TRYAGAIN", "CLUSTERDOWN", "OOM",
                                           "NOPERM", "WRONGPASS", "NOSCRIPT"};
-    (void)s;
     *drop = 0;
     for (size_t i = 0; i < sizeof(unavail) / sizeof(unavail[0]); i++) {
         size_t n = strlen(unavail[i]);
@@ -823,7 +849,7 @@ static void op_handle(rop *op, redisAsyncContext *ac, redisReply *r)
     }
     if (r->type == REDIS_REPLY_ERROR) {
         int drop;
-        int st = err_status(s, r, &drop);
+        int st = err_status(r, &drop);
         if (drop && ac == s->cmd.ac)
             conn_kill(&s->cmd, r->str);
         op_done(op, st, NULL, NULL, 0);
@@ -937,6 +963,7 @@ static void reap(store_redis *s)
     arg_u64(op, s->instance);
     arg_i64(op, STALE_MS);
     arg_i64(op, REAP_MAX);
+    arg_i64(op, REAP_GAP_MS);
     if (op_issue(op, &s->cmd, s->cmd.ac) == 0)
         s->reap_busy = 1;
     else
@@ -992,8 +1019,9 @@ static void hs_reply(rop *op, redisAsyncContext *ac, const redisReply *r)
     if (!r || ac != c->ac || c->state != C_HANDSHAKE)
         return;   /* that context is gone already */
     if (r->type == REDIS_REPLY_ERROR) {
-        log_warn("redis: %s connection: handshake failed: %s", c->name, r->str);
-        conn_kill(c, NULL);
+        char why[200];
+        snprintf(why, sizeof(why), "handshake: %s", r->str);
+        conn_kill(c, why);
         return;
     }
     if (op->hs == HS_SCRIPT) {
@@ -1040,7 +1068,7 @@ static void op_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (live)
         ol_unlink(&s->inflight, op);
     if (!r && ac == op->conn->ac)
-        conn_lost(op->conn, ac->errstr[0] ? ac->errstr : "connection closed");
+        conn_lost(op->conn, ac->c.errstr[0] ? ac->c.errstr : "connection closed");
     if (live && r && op_retry_eval(op, ac, r))
         return;
     if (live && r)
@@ -1048,6 +1076,17 @@ static void op_reply(redisAsyncContext *ac, void *reply, void *priv)
     switch (op->type) {
     case OP_BEAT:
         s->beat_busy = 0;
+        if (live && r && r->type == REDIS_REPLY_INTEGER) {
+            if (r->integer == 1 && s->beaten) {
+                log_warn("redis: instance %u had been declared dead by another process "
+                         "(silent for %d s): its seats there were marked away; "
+                         "claiming them again", s->instance, STALE_MS / 1000);
+                /* the manager re-asserts its seats on every health(1) */
+                if (!s->closing && s->ev.health)
+                    s->ev.health(s->ev.ud, 1);
+            }
+            s->beaten = 1;
+        }
         break;
     case OP_REAP:
         s->reap_busy = 0;
@@ -1112,7 +1151,7 @@ static void update_health(store_redis *s)
         return;
     s->up = up;
     if (up)
-        log_info("redis: reachable (instance %u)", s->instance);
+        log_info("redis: reachable (instance %u, %s)", s->instance, s->name[0] ? s->name : "-");
     else
         log_warn("redis: unreachable");
     if (!s->closing && s->ev.health)
@@ -1278,7 +1317,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
         if (ac == c->doomed)
             c->doomed = NULL;
         else if (ac == c->ac)
-            conn_lost(c, ac->errstr[0] ? ac->errstr : "connect failed");
+            conn_lost(c, ac->c.errstr[0] ? ac->c.errstr : "connect failed");
         return;
     }
     if (ac == c->ac)
@@ -1293,7 +1332,7 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
     if (ac == c->doomed)
         c->doomed = NULL;
     else if (ac == c->ac)
-        conn_lost(c, ac->errstr[0] ? ac->errstr : "closed by the server");
+        conn_lost(c, ac->c.errstr[0] ? ac->c.errstr : "closed by the server");
     idle_arm(c->s);
 }
 
@@ -1319,6 +1358,10 @@ static void conn_connect(rconn *c, const char *ip)
     ac->data = c;
     c->ac = ac;
     c->state = C_CONNECTING;
+    /* the subscriber never sends anything (PING is not safe on a subscribed
+     * hiredis 0.14 context): let the kernel notice a peer that vanished */
+    if (!s->unix_path)
+        redisEnableKeepAlive(&ac->c);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     redisAsyncSetConnectCallback(ac, on_connect);   /* arms the write event */
 }
@@ -1447,9 +1490,9 @@ static void on_handle_closed(uv_handle_t *h)
         done(ud);
 }
 
-/* Close our handles once no context, lookup or answer is outstanding. The
- * adapter's poll handles were closed before, in an earlier or the same
- * closing pass, so done() runs after every handle is gone. */
+/* Close our handles once no context, lookup or answer is outstanding. Runs
+ * from the idle turn only, a loop iteration after the last context went, so
+ * the adapter's poll handles are closed already when done() runs. */
 static void maybe_finish(store_redis *s)
 {
     if (!s->closing || s->finishing || s->cmd.ac || s->sub.ac || s->cmd.doomed ||
@@ -1457,6 +1500,7 @@ static void maybe_finish(store_redis *s)
         return;
     s->finishing = 1;
     s->handles_open = 4;
+    s->cmd.retry.data = s->sub.retry.data = s;   /* on_handle_closed wants the store */
     uv_idle_stop(&s->idle);
     uv_close((uv_handle_t *)&s->idle, on_handle_closed);
     uv_close((uv_handle_t *)&s->tick, on_handle_closed);
@@ -1469,11 +1513,13 @@ static void idle_cb(uv_idle_t *h)
 {
     store_redis *s = h->data;
     rconn *conns[2] = {&s->cmd, &s->sub};
+    int freed = 0;
     for (int i = 0; i < 2; i++) {
         redisAsyncContext *ac = conns[i]->doomed;
         if (ac) {
             conns[i]->doomed = NULL;
             redisAsyncFree(ac);   /* its callbacks run now with NULL replies */
+            freed = 1;
         }
     }
     /* answer what was queued before this turn; answers queued by the callbacks
@@ -1488,9 +1534,11 @@ static void idle_cb(uv_idle_t *h)
         op_release(op);
         op = next;
     }
-    if (s->closing)
+    /* a context freed just now has its poll handle in this turn's closing
+     * pass: finish on the next turn, so done() comes after that handle too */
+    if (s->closing && !freed)
         maybe_finish(s);
-    if (!s->finishing && !s->dq.head && !s->cmd.doomed && !s->sub.doomed)
+    if (!s->finishing && !freed && !s->dq.head && !s->cmd.doomed && !s->sub.doomed)
         uv_idle_stop(&s->idle);
 }
 
