@@ -3,6 +3,7 @@
 # building, running and testing ttt-server need, and only the missing ones.
 #
 #   deploy/install-deps.sh          build + run (compiler, libraries)
+#   deploy/install-deps.sh --cluster  also nginx, for `make cluster`
 #   deploy/install-deps.sh --test   also what `make test` needs (redis-server,
 #                                   nginx, Chromium and its driver)
 #
@@ -16,8 +17,15 @@ run_pkgs=(redis-server)
 test_pkgs=(libcriterion-dev redis-server nginx-light chromium chromium-driver
            python3 python3-selenium curl procps)
 
+cluster_pkgs=(nginx-light)
+
 want=("${build_pkgs[@]}" "${run_pkgs[@]}")
-[ "${1:-}" = "--test" ] && want+=("${test_pkgs[@]}")
+case "${1:-}" in
+    --test) want+=("${test_pkgs[@]}") ;;
+    --cluster) want+=("${cluster_pkgs[@]}") ;;
+    "") ;;
+    *) echo "usage: $0 [--test|--cluster]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do

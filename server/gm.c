@@ -1397,6 +1397,11 @@ gm_conn *gm_conn_open(gm *g, void *conn_ud)
     return c;
 }
 
+int gm_conn_busy(const gm_conn *c)
+{
+    return c->refs > 1;
+}
+
 void gm_conn_close(gm *g, gm_conn *c)
 {
     c->ud = NULL;

@@ -58,6 +58,9 @@ void gm_set_store(gm *g, store *st);
  * in flight for it completes. */
 gm_conn *gm_conn_open(gm *g, void *conn_ud);
 void gm_conn_close(gm *g, gm_conn *c);
+/* 1 while a request of this connection is still in flight (its reply may
+ * yet be sent): a draining server waits for it before closing. */
+int gm_conn_busy(const gm_conn *c);
 
 /* One parsed request from that connection. Replies (and errors) go out
  * through io.send, possibly after store round trips. */

@@ -60,6 +60,7 @@ struct srv {
     uv_timer_t keepalive;
     uv_timer_t drain_timer;
     int draining;
+    int drain_expired;           /* stop waiting for replies in flight */
     int closing_handles;         /* freed when the last close callback has run */
     struct lws_context *failed_ctx;
     void (*drain_done)(void *ud);
@@ -128,7 +129,9 @@ void srv_send(void *srv_ud, void *conn_ud, msg *m)
 {
     srv *s = srv_ud;
     ws_sess *ss = conn_ud;
-    if (ss->close_code)
+    /* a restart close waits for the replies to requests already accepted;
+     * any other close drops what is queued */
+    if (ss->close_code && ss->close_code != CLOSE_RESTART)
         return;
     if (queue_push(ss, m) != 0) {
         /* a client that reads nothing while we queue hundreds of frames is
@@ -209,6 +212,9 @@ static int on_writeable(srv *s, ws_sess *ss)
         return 0;
     }
     if (ss->close_code) {
+        if (ss->close_code == CLOSE_RESTART && ss->gc && gm_conn_busy(ss->gc) &&
+            !s->drain_expired)
+            return 0;   /* a reply is still coming; the drain tick asks again */
         write_close(ss);
         return -1;
     }
@@ -238,9 +244,19 @@ static void handle_message(srv *s, ws_sess *ss, const char *buf, size_t len)
     proto_req req;
     s->stats.msgs_in++;
     s->stats.bytes_in += len;
-    if (ss->close_code)
+    if (ss->close_code && ss->close_code != CLOSE_RESTART)
         return;   /* closing: nothing more is answered */
     proto_err e = proto_parse(buf, len, &req);
+    if (e == PROTO_OK && s->draining) {
+        /* accepted requests finish; new ones go to the process the client
+         * reconnects to */
+        size_t olen = 0;
+        s->stats.errors[PROTO_EUNAVAILABLE]++;
+        send_block(ss, proto_encode_error(&req.id, PROTO_EUNAVAILABLE,
+                                          "this server is restarting: reconnect and resume",
+                                          MSG_HEADROOM, &olen), &olen);
+        return;
+    }
     if (e == PROTO_OK && !rate_ok(s, ss))
         e = PROTO_ERATE_LIMITED;
     else if (e != PROTO_OK && !rate_ok(s, ss))
@@ -406,9 +422,21 @@ static void on_keepalive(uv_timer_t *t)
 
 /* ---- drain and lifecycle ------------------------------------------------------------ */
 
+/* While draining: sessions that held their 1012 back for a reply in flight
+ * are asked again; an op that ends without a reply sends nothing to wake them. */
+static void on_drain_tick(uv_timer_t *t)
+{
+    srv *s = t->data;
+    ws_sess *ss;
+    DL_FOREACH(s->sessions, ss) if (!ss->qlen && ss->gc && !gm_conn_busy(ss->gc))
+        lws_callback_on_writable(ss->wsi);
+}
+
 static void on_drain_timeout(uv_timer_t *t)
 {
     srv *s = t->data;
+    s->drain_expired = 1;
+    uv_timer_stop(&s->keepalive);
     if (s->drain_done) {
         void (*done)(void *) = s->drain_done;
         s->drain_done = NULL;
@@ -424,6 +452,7 @@ void srv_drain(srv *s, int64_t timeout_ms, void (*done)(void *ud), void *ud)
     s->drain_done = done;
     s->drain_ud = ud;
     uv_timer_stop(&s->keepalive);
+    uv_timer_start(&s->keepalive, on_drain_tick, 20, 20);
     log_info("draining: %llu clients get 1012 and reconnect elsewhere",
              (unsigned long long)s->stats.conns_now);
     if (!s->sessions) {

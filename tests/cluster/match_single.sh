@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# match_single.sh -- ttt-match against one ttt-server process: its command
+# line, hundreds of judged games with --resume-chaos and spectators, the
+# perfect-play rules, a restart of a Redis-backed process during a run, and
+# a short load figure. Everything runs on free loopback ports in a temporary
+# directory and is stopped by PID on exit.
+#
+#   bash tests/cluster/match_single.sh path/to/ttt-server path/to/ttt-match
+#
+# Ends with "N passed, N failed"; exit status 1 when anything failed.
+set -uo pipefail
+
+SERVER=${1:?usage: match_single.sh TTT_SERVER TTT_MATCH}
+MATCH=${2:?usage: match_single.sh TTT_SERVER TTT_MATCH}
+REDIS_SERVER=${REDIS_SERVER:-$(command -v redis-server || echo /usr/bin/redis-server)}
+# ---- helpers (the same block is in match_single.sh and match_cluster.sh) ----
+
+
+passed=0
+failed=0
+pids=()             # everything we started; stopped by cleanup
+keep_tmp=0
+
+# ok NAME / fail NAME DETAIL
+ok() { passed=$((passed + 1)); echo "ok   - $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $1${2:+: $2}"; keep_tmp=1; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+taken=" "
+free_port() {
+    local p i
+    for i in $(seq 1 200); do
+        p=$((20000 + RANDOM % 12000))
+        case "$taken" in *" $p "*) continue ;; esac
+        if ! port_open "$p"; then
+            taken="$taken$p "
+            echo "$p"
+            return 0
+        fi
+    done
+    echo "no free port" >&2
+    return 1
+}
+
+# alive PID: running (an exited child of ours that is not reaped yet is a
+# zombie, which kill -0 still finds).
+alive() {
+    [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null &&
+        ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null
+}
+
+# wait_for SECONDS COMMAND...: run COMMAND every 50 ms until it succeeds.
+wait_for() {
+    local limit=$(($1 * 20)) i
+    shift
+    for i in $(seq 1 "$limit"); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# stop_pid PID: SIGTERM, then SIGKILL after 10 s.
+stop_pid() {
+    alive "$1" || return 0
+    kill -TERM "$1" 2>/dev/null || true
+    wait_for 10 eval "! alive $1" || kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+# metric PORT NAME: a value from a ttt-server's /metrics (empty if none).
+metric() {
+    curl -s -m 2 "http://127.0.0.1:$1/metrics" 2>/dev/null | awk -v k="$2" '$1 == k { print $2; exit }'
+}
+# metric_above PORT NAME N: that value is above N.
+metric_above() {
+    local v
+    v=$(metric "$1" "$2")
+    [ -n "$v" ] && awk -v v="$v" -v n="$3" 'BEGIN { exit !(v + 0 > n + 0) }'
+}
+
+# jnum KEY FILE: the number after "KEY": in a one-line JSON summary (every key
+# ttt-match writes is unique, so no parser is needed).
+jnum() {
+    local v
+    v=$(grep -o "\"$1\":[0-9.]*" "$2" 2>/dev/null | head -n 1 | cut -d: -f2)
+    echo "${v:-missing}"
+}
+
+# expect NAME FILE KEY=VALUE...: each KEY of the summary in FILE equals
+# VALUE (or, written KEY>VALUE, is above it).
+expect() {
+    local name=$1 file=$2 cond key want got bad=""
+    shift 2
+    for cond in "$@"; do
+        if [[ "$cond" == *">"* ]]; then
+            key=${cond%%>*}; want=${cond#*>}; got=$(jnum "$key" "$file")
+            awk -v g="$got" -v w="$want" 'BEGIN { exit !(g != "missing" && g + 0 > w + 0) }' ||
+                bad="$bad $key=$got (want >$want)"
+        else
+            key=${cond%%=*}; want=${cond#*=}; got=$(jnum "$key" "$file")
+            [ "$got" = "$want" ] || bad="$bad $key=$got (want $want)"
+        fi
+    done
+    if [ -z "$bad" ]; then
+        ok "$name"
+    else
+        fail "$name" "${bad# }"
+        [ -f "${file%.json}.err" ] && head -n 40 "${file%.json}.err" | sed 's/^/    | /'
+    fi
+}
+
+# load_line LABEL FILE: the short figure for the log of the test run.
+load_line() {
+    echo "load: $1: $(jnum games_per_s "$2") games/s, $(jnum moves_per_s "$2") moves/s, move p99 $(jnum p99 "$2") ms"
+}
+
+summary() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}
+# ---- end of helpers ----
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ttt-match-single.XXXXXX")
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do stop_pid "$p"; done
+    if [ "$keep_tmp" = 1 ]; then
+        echo "logs kept in $tmp"
+    else
+        rm -rf "$tmp"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_server NAME PORT ARGS...: a ttt-server on 127.0.0.1:PORT; its PID in
+# the variable NAME_pid.
+start_server() {
+    local name=$1 port=$2 pid
+    shift 2
+    "$SERVER" --host 127.0.0.1 --port "$port" --log-level warn "$@" \
+        >>"$tmp/$name.log" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    printf -v "${name}_pid" '%s' "$pid"
+    wait_for 15 port_open "$port"
+}
+
+# run NAME ARGS...: ttt-match --json, summary in $tmp/NAME.json, stderr in
+# $tmp/NAME.err, exit status in $tmp/NAME.rc
+run() {
+    local name=$1
+    shift
+    "$MATCH" --json --no-progress --timeout 20 "$@" >"$tmp/$name.json" 2>"$tmp/$name.err"
+    echo $? >"$tmp/$name.rc"
+}
+rc_of() { cat "$tmp/$1.rc"; }
+
+# ---- the command line -----------------------------------------------------------
+
+if "$MATCH" --help | grep -q -- "--resume-chaos" && "$MATCH" --version | grep -q "ttt-match"; then
+    ok "ttt-match --help and --version"
+else
+    fail "ttt-match --help and --version"
+fi
+"$MATCH" --bogus >/dev/null 2>&1
+rc=$?
+"$MATCH" --url http://x/ws >/dev/null 2>&1
+rc2=$?
+if [ "$rc" = 2 ] && [ "$rc2" = 2 ]; then
+    ok "a bad option or URL exits 2"
+else
+    fail "a bad option or URL exits 2" "got $rc and $rc2"
+fi
+
+dead=$(free_port)
+"$MATCH" --url "ws://127.0.0.1:$dead/ws" --games 2 --timeout 1 --json --no-progress \
+    >"$tmp/dead.json" 2>"$tmp/dead.err"
+rc=$?
+if [ "$rc" = 1 ] && [ "$(jnum lost "$tmp/dead.json")" = 2 ]; then
+    ok "no server: both games reported lost, exit 1"
+else
+    fail "no server: both games reported lost, exit 1" "rc $rc, lost $(jnum lost "$tmp/dead.json")"
+fi
+
+# ---- one process, games in memory -------------------------------------------------
+
+port=$(free_port)
+if ! start_server mem "$port"; then
+    fail "ttt-server starts" "$(tail -n 5 "$tmp/mem.log")"
+    summary
+    exit 1
+fi
+url=ws://127.0.0.1:$port/ws
+
+run chaos --url "$url" --games 300 --concurrency 16 --resume-chaos 0.05 --spectate --seed 1
+expect "300 games with --resume-chaos 0.05 and spectators: all judged correct" \
+    "$tmp/chaos.json" completed=300 lost=0 aborted=0 violations=0 unexpected=0 "resumes>0"
+[ "$(rc_of chaos)" = 0 ] || fail "ttt-match exit status 0 after a clean run" "$(rc_of chaos)"
+
+run heavy --url "$url" --games 100 --concurrency 8 --resume-chaos 0.5 --games-per-conn 3 --seed 2
+expect "100 games with --resume-chaos 0.5 and fresh connections every 3 games" \
+    "$tmp/heavy.json" completed=100 lost=0 violations=0 unexpected=0
+
+run perfect --url "$url" --games 100 --concurrency 8 --strategy perfect --spectate --seed 3
+expect "perfect against perfect: 100 draws" "$tmp/perfect.json" completed=100 draw=100 violations=0
+
+run cpu_perfect --url "$url" --games 100 --concurrency 8 --strategy random --vs-computer perfect --seed 4
+expect "random against the perfect computer: the computer never loses" \
+    "$tmp/cpu_perfect.json" completed=100 x_win=0 violations=0
+
+run cpu_easy --url "$url" --games 100 --concurrency 8 --strategy perfect --vs-computer easy \
+    --resume-chaos 0.1 --spectate --seed 5
+expect "perfect against the easy computer, with chaos: the bot never loses" \
+    "$tmp/cpu_easy.json" completed=100 o_win=0 violations=0
+
+start=$(date +%s)
+run duration --url "$url" --duration 2 --concurrency 4 --seed 6
+took=$(($(date +%s) - start))
+if [ "$(rc_of duration)" = 0 ] && [ "$took" -le 15 ] && [ "$(jnum completed "$tmp/duration.json")" != 0 ]; then
+    ok "--duration 2 plays games and stops (${took} s)"
+else
+    fail "--duration 2 plays games and stops" "rc $(rc_of duration), ${took} s"
+fi
+
+# ---- one process with Redis, restarted during a run ---------------------------------
+
+if [ -x "$REDIS_SERVER" ]; then
+    rport=$(free_port)
+    mkdir -p "$tmp/redis"
+    "$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --dir "$tmp/redis" --save "" \
+        --appendonly no --daemonize no >"$tmp/redis.log" 2>&1 &
+    pids+=("$!")
+    wait_for 10 port_open "$rport"
+    port=$(free_port)
+    if start_server red "$port" --redis "redis://127.0.0.1:$rport"; then
+        url=ws://127.0.0.1:$port/ws
+        run redis --url "$url" --games 200 --concurrency 16 --resume-chaos 0.05 --spectate --seed 7
+        expect "one process with Redis: 200 games with chaos" \
+            "$tmp/redis.json" completed=200 lost=0 violations=0 unexpected=0
+
+        # restart it while games are in flight: clients get 1012, retry with
+        # backoff until it is back, and resume every game from Redis
+        base=$(metric "$port" ttt_moves_total)
+        run restart --url "$url" --duration 8 --concurrency 16 --resume-chaos 0.05 --spectate --seed 8 &
+        mpid=$!
+        # games under way (ttt-match plays for 8 s), then the restart
+        wait_for 20 metric_above "$port" ttt_moves_total $((${base:-0} + 300)) ||
+            fail "games get going before the restart"
+        stop_pid "$red_pid"
+        start_server red "$port" --redis "redis://127.0.0.1:$rport" ||
+            fail "ttt-server restarts on its port"
+        wait "$mpid"
+        expect "SIGTERM + restart of a Redis-backed process mid-run: every game resumes" \
+            "$tmp/restart.json" lost=0 aborted=0 violations=0 unexpected=0 "close_1012>0" "completed>0"
+    else
+        fail "ttt-server starts with --redis" "$(tail -n 5 "$tmp/red.log")"
+    fi
+else
+    fail "redis-server is installed" "not found"
+fi
+
+# ---- the load figure (not asserted) ---------------------------------------------------
+
+port=$(free_port)
+if start_server fast "$port" --rate-limit 0; then
+    run load --url "ws://127.0.0.1:$port/ws" --games 2000 --concurrency 32 --strategy random --seed 9
+    expect "load run: 2000 games" "$tmp/load.json" completed=2000 violations=0
+    load_line "one process in memory (this build)" "$tmp/load.json"
+fi
+
+summary
