@@ -34,6 +34,7 @@
 #define GM_LIST_MAX 50     /* games in one "games" reply */
 #define GM_LEASE_MS 5000   /* a claimed timeout is ours for this long */
 #define GM_CLAIM_MAX 256   /* timeouts claimed per tick */
+#define GM_KEEP_FINISHED 4 /* finished games a connection stays in (for rematch) */
 
 enum { ROLE_X = GAME_X, ROLE_O = GAME_O, ROLE_WATCH = 3 };
 enum { SUB_NONE = 0, SUB_PENDING, SUB_ACTIVE };
@@ -279,6 +280,45 @@ static gm_member *member_seat(gm_conn *c, int64_t game_id)
 
 static void start_leave(gm *g, gm_room *room, uint8_t mark);
 
+/* Take m out of its room and free it; prev is m's predecessor in the
+ * connection's list (NULL when m is the head). A seat that this was the last
+ * local holder of says goodbye unless the game is over. */
+static void member_remove(gm *g, gm_member *m, gm_member *prev)
+{
+    gm_room *r = m->room;
+    if (prev)
+        prev->conn_next = m->conn_next;
+    else
+        m->conn->members = m->conn_next;
+    DL_DELETE(r->members, m);
+    g->stats.members--;
+    if (m->role != ROLE_WATCH && --r->nlocal[m->role - 1] == 0 &&
+        (!r->have_rec || r->rec.st.status != GAME_OVER))
+        start_leave(g, r, m->role);
+    free(m);
+    room_release(g, r);
+}
+
+/* A connection that plays game after game would otherwise stay in every
+ * game it ever played (a member, a room, a subscription each) and scan them
+ * all on every join. Keep the newest few finished ones: enough to ask for a
+ * rematch, bounded for everyone else. The list is newest first. */
+static void member_prune(gm *g, gm_conn *c)
+{
+    int finished = 0;
+    gm_member *prev = NULL, *m = c->members;
+    while (m) {
+        gm_member *next = m->conn_next;
+        if (m->room->have_rec && m->room->rec.st.status == GAME_OVER &&
+            ++finished > GM_KEEP_FINISHED) {
+            member_remove(g, m, prev);
+        } else {
+            prev = m;
+        }
+        m = next;
+    }
+}
+
 /* Enter a room for the op's connection. When the connection left while the
  * op was in flight, the seat it just took is given back instead. */
 static gm_member *member_add(gm *g, gm_op *op, gm_room *room, uint8_t role)
@@ -310,6 +350,7 @@ static gm_member *member_add(gm *g, gm_op *op, gm_room *room, uint8_t role)
     if (role != ROLE_WATCH)
         room->nlocal[role - 1]++;
     g->stats.members++;
+    member_prune(g, c);
     return m;
 }
 
@@ -1405,18 +1446,8 @@ int gm_conn_busy(const gm_conn *c)
 void gm_conn_close(gm *g, gm_conn *c)
 {
     c->ud = NULL;
-    while (c->members) {
-        gm_member *m = c->members;
-        gm_room *r = m->room;
-        c->members = m->conn_next;
-        DL_DELETE(r->members, m);
-        g->stats.members--;
-        if (m->role != ROLE_WATCH && --r->nlocal[m->role - 1] == 0 &&
-            (!r->have_rec || r->rec.st.status != GAME_OVER))
-            start_leave(g, r, m->role);
-        free(m);
-        room_release(g, r);
-    }
+    while (c->members)
+        member_remove(g, c->members, NULL);
     conn_release(c);
 }
 
