@@ -122,6 +122,20 @@ static long raise_nofile(void)
     return rl.rlim_cur == RLIM_INFINITY ? 1048576 : (long)rl.rlim_cur;
 }
 
+/* redis://:secret@host:6379/0 -> redis://:***@host:6379/0, for logs */
+static void redact_url(const char *url, char *out, size_t len)
+{
+    const char *scheme = strstr(url, "://");
+    const char *at = strchr(url, '@');
+    if (!scheme || !at || at < scheme) {
+        snprintf(out, len, "%s", url);
+        return;
+    }
+    const char *colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3));
+    const char *from = colon ? colon + 1 : scheme + 3;
+    snprintf(out, len, "%.*s***%s", (int)(from - url), url, at);
+}
+
 static const char *default_web_dir(void)
 {
     if (access(TTT_WEB_DIR_SOURCE "/index.html", R_OK) == 0)
@@ -300,9 +314,12 @@ int main(int argc, char **argv)
     gm_io io2 = {.ud = a.srv, .send = srv_send};
     gm_set_io(a.gm, &io2);
 
+    char shown[256] = "";
+    if (sopt.redis_url)
+        redact_url(sopt.redis_url, shown, sizeof shown);
     log_info("ttt-server %s: store %s%s%s, web %s, abandon %.1fs, wait %.1fs, "
              "max %ld connections", TTT_VERSION, store_backend_name(a.st),
-             sopt.redis_url ? " " : "", sopt.redis_url ? sopt.redis_url : "", web,
+             shown[0] ? " " : "", shown, web,
              (double)abandon_ms / 1000, (double)wait_ms / 1000, maxconn);
     log_info("listening on http://%s:%ld", host ? host : "0.0.0.0", port);
 

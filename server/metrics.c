@@ -7,6 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#ifdef TTT_VERSION
+#define TTT_VERSION_STR TTT_VERSION
+#else
+#define TTT_VERSION_STR "dev"
+#endif
+
 typedef struct out {
     char *buf;
     size_t len, cap;
@@ -53,10 +59,14 @@ char *metrics_render(srv *s, size_t *len)
     if (!o.buf)
         return NULL;
     const srv_stats *ss = srv_get_stats(s);
+    store *st = srv_store(s);
     gm_stats gs;
     gm_get_stats(srv_gm(s), &gs);
-    store *st = srv_store(s);
 
+    put(&o, "# HELP ttt_info This process: its --instance name, version and store.\n"
+            "# TYPE ttt_info gauge\n"
+            "ttt_info{instance=\"%s\",version=\"%s\",store=\"%s\",store_instance=\"%u\"} 1\n",
+        srv_opts(s)->instance, TTT_VERSION_STR, store_backend_name(st), store_instance(st));
     metric(&o, "connections", "gauge", "Open WebSocket connections.", ss->conns_now);
     metric(&o, "connections_total", "counter", "WebSocket connections accepted.", ss->conns_total);
     metric(&o, "connections_refused_total", "counter",
