@@ -580,6 +580,21 @@ static gm_op *op_clone(gm_op *op, const op_kind *k)
     return n;
 }
 
+/* Start one of the process' own ops (no connection) on a room it holds:
+ * the computer's turn, a seat's goodbye, a presence re-assert. */
+static void room_op_start(gm *g, const op_kind *k, gm_room *room, uint8_t mark)
+{
+    if (g->detached)
+        return;
+    gm_op *op = op_new(g, k, NULL, room->id);
+    if (!op)
+        return;
+    op->mark = mark;
+    op->room = room;
+    room->refs++;
+    op_start(op);
+}
+
 static void maybe_stopped(gm *g)
 {
     if (g->stopping && g->inflight == 0 && !g->claiming && g->stop_done) {
@@ -979,12 +994,7 @@ static void start_computer(gm *g, gm_room *room, const store_game *rec)
     game_mark turn = game_board_turn(&rec->st.board);
     if (!rec->seat[turn - 1].computer)
         return;
-    gm_op *op = op_new(g, &kind_computer, NULL, rec->id);
-    if (!op)
-        return;
-    op->room = room;
-    room->refs++;
-    op_start(op);
+    room_op_start(g, &kind_computer, room, (uint8_t)turn);
 }
 
 /* leave: this process no longer holds a seat */
@@ -1007,15 +1017,7 @@ static const op_kind kind_leave = {"leave", mut_leave, NULL, NULL, 0};
 
 static void start_leave(gm *g, gm_room *room, uint8_t mark)
 {
-    if (g->detached)
-        return;
-    gm_op *op = op_new(g, &kind_leave, NULL, room->id);
-    if (!op)
-        return;
-    op->mark = mark;
-    op->room = room;
-    room->refs++;
-    op_start(op);
+    room_op_start(g, &kind_leave, room, mark);
 }
 
 /* orphan: a dead process' seats become away */
@@ -1508,18 +1510,9 @@ static void on_health(void *ud, int up)
             room_subscribe(g, r);
         else if (r->sub == SUB_ACTIVE && r->members)
             room_reload(g, r);
-        for (uint8_t mark = GAME_X; mark <= GAME_O; mark++) {
-            if (!r->nlocal[mark - 1])
-                continue;
-            gm_op *op = op_new(g, &kind_present, NULL, r->id);
-            if (!op)
-                return;
-            op->mark = mark;
-            op->room = r;
-            r->refs++;
-            op->fresh = 1;   /* QUIET on a stale cache is harmless; no reload needed */
-            op_start(op);
-        }
+        for (uint8_t mark = GAME_X; mark <= GAME_O; mark++)
+            if (r->nlocal[mark - 1])
+                room_op_start(g, &kind_present, r, mark);
     }
 }
 
