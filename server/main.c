@@ -40,6 +40,7 @@ typedef struct app {
     srv *srv;
     struct lws_context *lws_ctx;  /* destroyed a second time after the loop */
     int stopping;
+    uint64_t stop_ms;             /* loop time of the first stop signal */
     char instance[96];
 } app;
 
@@ -172,10 +173,16 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     app *a = h->data;
     if (a->stopping) {
+        /* one kill of a process group (Ctrl-C under make, timeout(1)) can
+         * deliver the signal twice at once; only a later one is an operator
+         * who does not want to wait for the drain */
+        if (uv_now(&a->loop) - a->stop_ms < 1000)
+            return;
         log_warn("second %s: exiting at once", signum == SIGINT ? "SIGINT" : "SIGTERM");
         exit(1);
     }
     a->stopping = 1;
+    a->stop_ms = uv_now(&a->loop);
     log_info("%s: shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
     srv_drain(a->srv, 2000, on_drained, a);
 }
