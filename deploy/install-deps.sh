@@ -50,5 +50,6 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# with recommends: that is how the headless Chromium tests were verified
+$sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 echo "install-deps: done"
