@@ -3,7 +3,6 @@
  * code with each other; the manager shares none with either. */
 #include "store.h"
 
-#include <stdio.h>
 
 const char *store_err_name(int err)
 {
@@ -22,15 +21,8 @@ const char *store_err_name(int err)
 store *store_open(uv_loop_t *loop, const store_options *opts, const store_events *ev,
                   char *err, size_t errlen)
 {
-    const store_backend *be = &store_memory_backend;
-    if (opts->redis_url && *opts->redis_url) {
-#ifdef TTT_HAVE_REDIS_STORE
-        be = &store_redis_backend;
-#else
-        snprintf(err, errlen, "this build has no Redis store");
-        return NULL;
-#endif
-    }
+    const store_backend *be = (opts->redis_url && *opts->redis_url)
+                                  ? &store_redis_backend : &store_memory_backend;
     store *s = be->open(loop, opts, ev, err, errlen);
     if (s)
         s->be = be;
