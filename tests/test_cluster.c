@@ -231,6 +231,17 @@ static json_t *play(seat *s, int cell, wsc *const *others)
     return mine;
 }
 
+/* X on process 1 and O on process 2, X takes the centre, then process 1
+ * dies with kill -9 (X's socket dies with it). */
+static void pair_move_kill_x(seat *x, seat *o)
+{
+    pair(x, 0, o, 1);
+    wsc *ox[] = {o->w, NULL};
+    json_decref(play(x, 4, ox));
+    proc_kill9(N[0].pid);
+    N[0].pid = 0;
+}
+
 /* Nothing more arrives on w within ms. */
 static void expect_quiet(wsc *w, int ms, const char *what)
 {
@@ -309,11 +320,7 @@ Test(cluster, kill9_resume_elsewhere,
 {
     cluster_up(2, NULL);
     seat x, o;
-    pair(&x, 0, &o, 1);
-    wsc *ox[] = {o.w, NULL};
-    json_decref(play(&x, 4, ox));
-    proc_kill9(N[0].pid);
-    N[0].pid = 0;
+    pair_move_kill_x(&x, &o);
     json_t *st = expect(o.w, "state", T_REAP, "X away after kill -9");
     cr_assert_str_eq(player(st, "X"), "away", "X is away");
     cr_assert_str_eq(sget(st, "board"), "....X....", "the board survived");
@@ -505,11 +512,7 @@ Test(cluster, abandon_once_after_kill9,
 {
     cluster_up(2, "1");
     seat x, o;
-    pair(&x, 0, &o, 1);
-    wsc *ox[] = {o.w, NULL};
-    json_decref(play(&x, 4, ox));
-    proc_kill9(N[0].pid);
-    N[0].pid = 0;
+    pair_move_kill_x(&x, &o);
     json_t *st = expect(o.w, "state", T_REAP, "X away");
     cr_assert_str_eq(player(st, "X"), "away");
     json_decref(st);

@@ -311,76 +311,69 @@ static void check_once(const res *r, const char *what)
     cr_assert(!r->early, "%s: callback ran inside the call", what);
 }
 
+/* Run the loop until the call made into r has answered, and check that it
+ * answered once, and not inside the call. */
+static res await_one(res *r, const char *what)
+{
+    RUN_UNTIL(r->n, WAIT_MS);
+    check_once(r, what);
+    return *r;
+}
+
 static res do_create(tstore *t, const store_game *g)
 {
     res r = {0};
     CALL(store_game_create(t->s, g, game_cb, &r));
-    RUN_UNTIL(r.n, WAIT_MS);
-    check_once(&r, "create");
-    return r;
+    return await_one(&r, "create");
 }
 
 static res do_load(tstore *t, int64_t id)
 {
     res r = {0};
     CALL(store_game_load(t->s, id, game_cb, &r));
-    RUN_UNTIL(r.n, WAIT_MS);
-    check_once(&r, "load");
-    return r;
+    return await_one(&r, "load");
 }
 
 static res do_save(tstore *t, const store_game *g)
 {
     res r = {0};
     CALL(store_game_save(t->s, g, game_cb, &r));
-    RUN_UNTIL(r.n, WAIT_MS);
-    check_once(&r, "save");
-    return r;
+    return await_one(&r, "save");
 }
 
 static res do_quick(tstore *t, const store_game *g)
 {
     res r = {0};
     CALL(store_game_quick(t->s, g, game_cb, &r));
-    RUN_UNTIL(r.n, WAIT_MS);
-    check_once(&r, "quick");
-    return r;
+    return await_one(&r, "quick");
 }
 
 static res do_list(tstore *t, size_t max)
 {
     res r = {0};
     CALL(store_open_list(t->s, max, list_cb, &r));
-    RUN_UNTIL(r.n, WAIT_MS);
-    check_once(&r, "open_list");
-    return r;
+    return await_one(&r, "open_list");
 }
 
 static res do_claim(tstore *t, int64_t now, int64_t lease, size_t max)
 {
     res r = {0};
     CALL(store_claim_due(t->s, now, lease, max, ids_cb, &r));
-    RUN_UNTIL(r.n, WAIT_MS);
-    check_once(&r, "claim_due");
-    return r;
+    return await_one(&r, "claim_due");
 }
 
 static res do_subscribe(tstore *t, int64_t id)
 {
     res r = {0};
     CALL(store_subscribe(t->s, id, done_cb, &r));
-    RUN_UNTIL(r.n, WAIT_MS);
-    check_once(&r, "subscribe");
-    return r;
+    return await_one(&r, "subscribe");
 }
 
 static res do_reset(tstore *t, const store_game *g)
 {
     res r = {0};
     CALL(store_deadline_reset(t->s, g, done_cb, &r));
-    RUN_UNTIL(r.n, WAIT_MS);
-    check_once(&r, "deadline_reset");
-    return r;
+    return await_one(&r, "deadline_reset");
 }
 
 static int64_t create_ok(tstore *t, const store_game *g)

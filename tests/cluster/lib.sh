@@ -105,3 +105,13 @@ summary() {
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]
 }
+
+# The end of every cleanup: logs stay when something failed, else the
+# temporary directory goes.
+drop_tmp_unless_failed() {
+    if [ "$keep_tmp" = 1 ]; then
+        echo "logs kept in $tmp"
+    else
+        rm -rf "$tmp"
+    fi
+}

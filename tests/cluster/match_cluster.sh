@@ -28,11 +28,7 @@ cleanup() {
     for f in "$dir"/*.pid "$dir"/nginx/nginx.pid; do
         [ -f "$f" ] && stop_pid "$(cat "$f")"
     done
-    if [ "$keep_tmp" = 1 ]; then
-        echo "logs kept in $tmp"
-    else
-        rm -rf "$tmp"
-    fi
+    drop_tmp_unless_failed
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -20,11 +20,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/ttt-match-single.XXXXXX")
 cleanup() {
     local p
     for p in "${pids[@]}"; do stop_pid "$p"; done
-    if [ "$keep_tmp" = 1 ]; then
-        echo "logs kept in $tmp"
-    else
-        rm -rf "$tmp"
-    fi
+    drop_tmp_unless_failed
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
