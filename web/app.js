@@ -441,34 +441,39 @@
     return Math.floor(s / 3600) + ' h';
   }
 
+  // One lobby row: "Game ID <note>" and a button. Both lists are made of these.
+  function gameRow(id, noteText, buttonText, ariaLabel, testid, onClick) {
+    var li = document.createElement('li');
+    li.dataset.gameId = String(id);
+    var label = document.createElement('span');
+    label.textContent = 'Game ' + id + ' ';
+    var note = document.createElement('span');
+    note.className = 'age';
+    note.textContent = noteText;
+    label.appendChild(note);
+    var b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = buttonText;
+    if (ariaLabel) b.setAttribute('aria-label', ariaLabel);
+    if (testid) b.dataset.testid = testid;
+    b.addEventListener('click', onClick);
+    li.appendChild(label);
+    li.appendChild(b);
+    return li;
+  }
+
   function renderOpenGames(list) {
     var frag = document.createDocumentFragment();
     list.forEach(function (e) {
       if (!e || typeof e.game_id !== 'number') return;
-      var li = document.createElement('li');
-      li.dataset.gameId = String(e.game_id);
-      var label = document.createElement('span');
-      label.textContent = 'Game ' + e.game_id + ' ';
-      var age = document.createElement('span');
-      age.className = 'age';
-      age.textContent = 'waiting ' + fmtAge(e.age_s);
-      label.appendChild(age);
       var own = games.get(e.game_id);
-      var b = document.createElement('button');
-      b.type = 'button';
-      if (own && own.mark) {
-        b.textContent = 'Yours';
-        b.setAttribute('aria-label', 'Open your game ' + e.game_id);
-        b.addEventListener('click', function () { showGame(e.game_id); });
-      } else {
-        b.textContent = 'Join';
-        b.setAttribute('aria-label', 'Join game ' + e.game_id);
-        b.dataset.testid = 'join-' + e.game_id;
-        b.addEventListener('click', function () { joinOrWatch(e.game_id); });
-      }
-      li.appendChild(label);
-      li.appendChild(b);
-      frag.appendChild(li);
+      var note = 'waiting ' + fmtAge(e.age_s);
+      if (own && own.mark)
+        frag.appendChild(gameRow(e.game_id, note, 'Yours', 'Open your game ' + e.game_id, null,
+                                 function () { showGame(e.game_id); }));
+      else
+        frag.appendChild(gameRow(e.game_id, note, 'Join', 'Join game ' + e.game_id,
+                                 'join-' + e.game_id, function () { joinOrWatch(e.game_id); }));
     });
     ui.openGames.replaceChildren(frag);
     ui.noOpen.hidden = ui.openGames.children.length > 0;
@@ -480,22 +485,10 @@
     games.forEach(function (g) {
       if (!g.state || (!g.mark && !g.watching)) return;
       if (g.state.status === 'over' && !g.rematchOffered) return;
-      var li = document.createElement('li');
-      var label = document.createElement('span');
-      label.textContent = 'Game ' + g.id + ' ';
-      var note = document.createElement('span');
-      note.className = 'age';
-      note.textContent = g.watching ? 'watching' :
+      var note = g.watching ? 'watching' :
         g.state.status === 'over' ? 'rematch offered' : 'you are ' + g.mark;
-      label.appendChild(note);
-      var b = document.createElement('button');
-      b.type = 'button';
-      b.textContent = 'Open';
-      b.dataset.testid = 'open-' + g.id;
-      b.addEventListener('click', function () { showGame(g.id); });
-      li.appendChild(label);
-      li.appendChild(b);
-      frag.appendChild(li);
+      frag.appendChild(gameRow(g.id, note, 'Open', null, 'open-' + g.id,
+                               function () { showGame(g.id); }));
     });
     ui.mine.replaceChildren(frag);
     ui.minePanel.hidden = ui.mine.children.length === 0;
