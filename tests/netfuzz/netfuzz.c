@@ -1242,8 +1242,8 @@ static void usage(FILE *f)
         "  --server PATH      ttt-server binary (default %s)\n"
         "  --web DIR          its web directory (default %s)\n"
         "  --seed N           the run's seed (default 1); the same seed, the same items\n"
-        "  --long             the long mode: 100000 frames, 20000 requests, 20000 flow\n"
-        "                     messages, 1800 s at most (default: 3000 / 1500 / 1500, 240 s)\n"
+        "  --long             the long mode: 200000 frames, 50000 requests, 100000 flow\n"
+        "                     messages, 1800 s at most (default: 5000 / 2000 / 3000, 240 s)\n"
         "  --frames N         WebSocket frames to send (phase frames)\n"
         "  --http N           HTTP connections to make (phase http)\n"
         "  --flows N          game-flow messages to send (phase flows)\n"
@@ -1317,9 +1317,9 @@ static int parse_opts(opts *o, int argc, char **argv)
         usage(stderr);
         return -1;
     }
-    o->frames = frames >= 0 ? frames : lng ? 100000 : 3000;
-    o->http = http >= 0 ? http : lng ? 20000 : 1500;
-    o->flows = flows >= 0 ? flows : lng ? 20000 : 1500;
+    o->frames = frames >= 0 ? frames : lng ? 200000 : 5000;
+    o->http = http >= 0 ? http : lng ? 50000 : 2000;
+    o->flows = flows >= 0 ? flows : lng ? 100000 : 3000;
     o->time_limit_s = tl >= 0 ? (int)tl : lng ? 1800 : 240;
     return 0;
 }
