@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nf_check.h"
@@ -151,6 +152,21 @@ static int server_alive(nf *n)
         return 0;
     }
     return 1;
+}
+
+/* A connect that failed: the server may be dying (a sanitizer report takes a
+ * moment to write), so give it a few seconds to be seen dead before blaming
+ * the network. */
+static int connect_failed(nf *n, const char *what)
+{
+    long long end = nf_now_ms() + 3000;
+    while (nf_now_ms() < end) {
+        if (!server_alive(n))
+            return -1;
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);   /* between polls of a condition */
+    }
+    return fail(n, "%s", what);
 }
 
 static int out_of_time(const nf *n) { return nf_now_ms() >= n->deadline; }
@@ -317,9 +333,9 @@ static int conn_ensure(nf *n, conn *c)
     if (c->open)
         return 0;
     if (nf_ws_open(&c->ws, n->port, T_STEP, err, sizeof err) != 0) {
-        if (!server_alive(n))
-            return -1;
-        return fail(n, "cannot open a WebSocket: %s", err);
+        char what[192];
+        snprintf(what, sizeof what, "cannot open a WebSocket: %s", err);
+        return connect_failed(n, what);
     }
     c->open = 1;
     n->reconnects++;
@@ -1073,9 +1089,7 @@ static int phase_http(nf *n)
             break;
         int fd = nf_tcp_connect(n->port, T_STEP);
         if (fd < 0) {
-            if (server_alive(n))
-                fail(n, "http: cannot connect");
-            rc = -1;
+            rc = connect_failed(n, "http: cannot connect");
             break;
         }
         /* one to three requests pipelined, then stray bytes */
@@ -1225,6 +1239,86 @@ static int phase_flows(nf *n)
     return rc;
 }
 
+/* ---- the judge's own test -------------------------------------------------------------------------- */
+
+/* The judge must flag what is wrong, or the fuzzer could never fail: known
+ * good and known bad server messages, judged offline. 0 when all agree. */
+static int self_test(void)
+{
+    static const char win[] = "{\"type\":\"state\",\"game_id\":100,\"board\":\"XXXOO....\","
+        "\"moves\":[0,3,1,4,2],\"ply\":5,\"turn\":null,\"status\":\"over\",\"result\":\"win\","
+        "\"winner\":\"X\",\"line\":[0,1,2],\"players\":{\"X\":\"connected\",\"O\":\"away\"}}";
+    static const char *const bad_states[] = {
+        /* the board does not match the moves */
+        "{\"type\":\"state\",\"game_id\":100,\"board\":\"XXX......\",\"moves\":[0,3,1,4,2],"
+        "\"ply\":5,\"turn\":null,\"status\":\"over\",\"result\":\"win\",\"winner\":\"X\","
+        "\"line\":[0,1,2],\"players\":{\"X\":\"connected\",\"O\":\"away\"}}",
+        /* still playing on a won board */
+        "{\"type\":\"state\",\"game_id\":100,\"board\":\"XXXOO....\",\"moves\":[0,3,1,4,2],"
+        "\"ply\":5,\"turn\":\"O\",\"status\":\"playing\",\"result\":null,\"winner\":null,"
+        "\"line\":null,\"players\":{\"X\":\"connected\",\"O\":\"away\"}}",
+        /* the wrong side to move */
+        "{\"type\":\"state\",\"game_id\":100,\"board\":\"X........\",\"moves\":[0],"
+        "\"ply\":1,\"turn\":\"X\",\"status\":\"playing\",\"result\":null,\"winner\":null,"
+        "\"line\":null,\"players\":{\"X\":\"connected\",\"O\":\"connected\"}}",
+        /* X moved twice */
+        "{\"type\":\"state\",\"game_id\":100,\"board\":\"XX.......\",\"moves\":[0,1],"
+        "\"ply\":2,\"turn\":\"X\",\"status\":\"playing\",\"result\":null,\"winner\":null,"
+        "\"line\":null,\"players\":{\"X\":\"connected\",\"O\":\"connected\"}}",
+        /* a win by O claimed on X's line */
+        "{\"type\":\"state\",\"game_id\":100,\"board\":\"XXXOO....\",\"moves\":[0,3,1,4,2],"
+        "\"ply\":5,\"turn\":null,\"status\":\"over\",\"result\":\"win\",\"winner\":\"O\","
+        "\"line\":[0,1,2],\"players\":{\"X\":\"connected\",\"O\":\"away\"}}",
+        "{\"type\":\"state\"",   /* not JSON */
+        "{\"type\":\"gossip\"}",  /* not a message of the contract */
+    };
+    static const char ply2[] = "{\"type\":\"state\",\"game_id\":7,\"board\":\"X...O....\","
+        "\"moves\":[0,4],\"ply\":2,\"turn\":\"X\",\"status\":\"playing\",\"result\":null,"
+        "\"winner\":null,\"line\":null,\"players\":{\"X\":\"connected\",\"O\":\"connected\"}}";
+    static const char ply1[] = "{\"type\":\"state\",\"game_id\":7,\"board\":\"X........\","
+        "\"moves\":[0],\"ply\":1,\"turn\":\"O\",\"status\":\"playing\",\"result\":null,"
+        "\"winner\":null,\"line\":null,\"players\":{\"X\":\"connected\",\"O\":\"connected\"}}";
+    static const char joined_x[] = "{\"type\":\"joined\",\"game_id\":100,\"mark\":\"X\","
+        "\"token\":\"0123456789abcdef0123456789abcdef\",\"id\":7}";
+    static nf_judge j;
+    nf_seen seen;
+    nf_seat other = {101, GAME_X, "fedcba9876543210fedcba9876543210"};
+    nf_seat own = {100, GAME_X, "0123456789abcdef0123456789abcdef"};
+    int bad = 0;
+
+#define JUDGE(text, seen_) nf_judge_text(&j, (seen_), (const unsigned char *)(text), strlen(text))
+#define MUST(cond, what) do { if (!(cond)) { fprintf(stderr, "self-test: %s\n", what); bad++; } } while (0)
+    memset(&j, 0, sizeof j);
+    MUST(JUDGE(win, NULL) == 0, "a legal win was flagged");
+    for (size_t i = 0; i < sizeof bad_states / sizeof bad_states[0]; i++) {
+        memset(&j, 0, sizeof j);
+        if (JUDGE(bad_states[i], NULL) == 0) {
+            fprintf(stderr, "self-test: not flagged: %s\n", bad_states[i]);
+            bad++;
+        }
+    }
+    memset(&j, 0, sizeof j);
+    memset(&seen, 0, sizeof seen);
+    MUST(JUDGE(ply2, &seen) == 0 && JUDGE(ply2, &seen) == 0, "a repeated state was flagged");
+    MUST(JUDGE(ply1, &seen) < 0, "a state going back in ply was not flagged");
+    memset(&j, 0, sizeof j);
+    nf_judge_expect(&j, 7, PROTO_RESUME, 100, &other);
+    MUST(JUDGE(joined_x, NULL) < 0, "a resume with another game's token was not flagged");
+    memset(&j, 0, sizeof j);
+    nf_judge_expect(&j, 7, PROTO_RESUME, 100, NULL);
+    MUST(JUDGE(joined_x, NULL) < 0, "a resume with a made-up token was not flagged");
+    memset(&j, 0, sizeof j);
+    nf_judge_expect(&j, 7, PROTO_JOIN, 100, NULL);
+    MUST(JUDGE(joined_x, NULL) < 0, "a join that seated X was not flagged");
+    memset(&j, 0, sizeof j);
+    nf_judge_expect(&j, 7, PROTO_RESUME, 100, &own);
+    MUST(JUDGE(joined_x, NULL) == 0, "a resume with the seat's own token was flagged");
+#undef JUDGE
+#undef MUST
+    printf("netfuzz: self-test: %s\n", bad ? "FAIL" : "PASS");
+    return bad ? 1 : 0;
+}
+
 /* ---- main ------------------------------------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -1253,6 +1347,7 @@ static void usage(FILE *f)
         "  --rate-limit N     the server's --rate-limit (default 0: off, so every frame\n"
         "                     reaches the game logic)\n"
         "  --keep             keep the temporary directory (the server log is in it)\n"
+        "  --self-test        check that the judge flags known bad server messages, and exit\n"
         "  --help             this text\n",
         TTT_SERVER_BIN, TTT_WEB_DIR);
 }
@@ -1281,7 +1376,8 @@ static int parse_opts(opts *o, int argc, char **argv)
         {"server", 1, 0, 's'}, {"web", 1, 0, 'w'}, {"seed", 1, 0, 'S'}, {"long", 0, 0, 'L'},
         {"frames", 1, 0, 'f'}, {"http", 1, 0, 'h'}, {"flows", 1, 0, 'g'},
         {"phases", 1, 0, 'p'}, {"time-limit", 1, 0, 't'}, {"redis", 0, 0, 'r'},
-        {"rate-limit", 1, 0, 'R'}, {"keep", 0, 0, 'k'}, {"help", 0, 0, 'H'}, {0, 0, 0, 0}};
+        {"rate-limit", 1, 0, 'R'}, {"keep", 0, 0, 'k'}, {"help", 0, 0, 'H'},
+        {"self-test", 0, 0, 'T'}, {0, 0, 0, 0}};
     long frames = -1, http = -1, flows = -1, tl = -1;
     int c, lng = 0;
 
@@ -1310,6 +1406,7 @@ static int parse_opts(opts *o, int argc, char **argv)
         case 'R': o->rate_limit = atoi(optarg); break;
         case 'k': o->keep = 1; break;
         case 'H': usage(stdout); exit(0);
+        case 'T': exit(self_test());
         default: usage(stderr); return -1;
         }
     }
