@@ -45,7 +45,8 @@ run: build
 # run, and its summary, covers everything.
 fuzz-build: test-deps
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
-	       -DTTT_FUZZ=ON -DTTT_TESTS=OFF >/dev/null
+	       -DTTT_FUZZ=ON -DTTT_TESTS=OFF -DTTT_FUZZ_SECONDS=5 -DTTT_FUZZ_RUNS=2000000 \
+	       -DTTT_FUZZ_WORK_DIR= >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
 
 test-build: test-deps fuzz-build

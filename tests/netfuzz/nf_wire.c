@@ -198,7 +198,8 @@ int nf_ws_open(nf_ws *w, int port, int timeout_ms, char *err, size_t errlen)
         if (hdr_end) {
             size_t hlen = (size_t)(hdr_end - w->in) + 4;
             if (w->inlen < 12 || memcmp(w->in, "HTTP/1.1 101", 12) != 0) {
-                snprintf(err, errlen, "handshake refused: %.40s", (char *)w->in);
+                snprintf(err, errlen, "handshake refused: %.*s",
+                         (int)(hlen < 40 ? hlen : 40), (char *)w->in);
                 goto fail;
             }
             memmove(w->in, w->in + hlen, w->inlen - hlen);
