@@ -38,16 +38,7 @@
  * Pub/sub is not scoped by database number: two deployments must not share one
  * Redis server through different /db numbers.
  *
- * Record format 1 (all integers little-endian, written field by field):
- *   u8 format=1, i64 id, u64 version,
- *   game_state: u16 x, u16 o, u8 moves[9], u8 ply, u8 status, u8 result,
- *               u8 winner, i8 line[3],
- *   2 x seat:   u8 taken, u8 computer, u8 nholders (<= 4), u32 holders[nholders],
- *               i64 away_ms, u8 token_hash[32],
- *   u8 kind, u8 level, u8 rematch[2], i64 rematch_id, i64 created_ms,
- *   i64 updated_ms, i64 deadline_ms.
- * Holders past nholders and padding are not stored (they read back as 0). A
- * future format gets a new first byte; readers refuse what they don't know.
+ * The record (field d, and what is published) is store_codec.h's format.
  *
  * Every multi-key step is one Lua script (SCRIPT LOAD at connect, EVALSHA,
  * EVAL when Redis answers NOSCRIPT), so it is atomic and one round trip.
@@ -79,7 +70,6 @@
 #include "store.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -95,6 +85,8 @@
 #include <hiredis/adapters/libuv.h>   /* after uv.h: the one place hiredis meets the loop */
 
 #include "log.h"
+#include "redis_url.h"
+#include "store_codec.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
 #define BACKOFF_MIN_MS 100
@@ -110,8 +102,6 @@
 #define SUB_BATCH 128             /* channels per SUBSCRIBE when re-subscribing */
 #define COUNT_MAX 100000          /* cap on max for open_list / claim_due */
 
-#define REC_FORMAT 1
-#define REC_MAX 256               /* a format-1 record is at most 191 bytes */
 #define OP_MAXARGS 16
 
 /* ---- Lua ----------------------------------------------------------------------
@@ -348,9 +338,7 @@ struct store_redis {
     uv_loop_t *loop;
     store_events ev;
     char *name;
-    /* from the URL */
-    char *unix_path, *host, *user, *pass;
-    int port, db, numeric_host;
+    redis_url url;
     int64_t finished_ttl_ms;
 
     rconn cmd, sub;
@@ -524,154 +512,6 @@ static void idset_del(idset *t, int64_t id)
             i = j;
         }
     }
-}
-
-/* ---- record codec ----------------------------------------------------------------- */
-
-typedef struct wbuf {
-    uint8_t *p;
-    size_t n;
-} wbuf;
-
-static void put8(wbuf *w, uint8_t v) { w->p[w->n++] = v; }
-
-static void put16(wbuf *w, uint16_t v)
-{
-    put8(w, (uint8_t)v);
-    put8(w, (uint8_t)(v >> 8));
-}
-
-static void put32(wbuf *w, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        put8(w, (uint8_t)(v >> (8 * i)));
-}
-
-static void put64(wbuf *w, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        put8(w, (uint8_t)(v >> (8 * i)));
-}
-
-typedef struct rbuf {
-    const uint8_t *p;
-    size_t n, off;
-    int bad;
-} rbuf;
-
-static uint8_t get8(rbuf *r)
-{
-    if (r->off >= r->n) {
-        r->bad = 1;
-        return 0;
-    }
-    return r->p[r->off++];
-}
-
-static uint16_t get16(rbuf *r)
-{
-    uint16_t v = get8(r);
-    return (uint16_t)(v | (uint16_t)get8(r) << 8);
-}
-
-static uint32_t get32(rbuf *r)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)get8(r) << (8 * i);
-    return v;
-}
-
-static uint64_t get64(rbuf *r)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)get8(r) << (8 * i);
-    return v;
-}
-
-/* Encode g with the given id, version and kind into out (REC_MAX bytes). */
-static size_t rec_encode(const store_game *g, int64_t id, uint64_t version, uint8_t kind,
-                         uint8_t *out)
-{
-    wbuf w = {out, 0};
-    put8(&w, REC_FORMAT);
-    put64(&w, (uint64_t)id);
-    put64(&w, version);
-    put16(&w, g->st.board.x);
-    put16(&w, g->st.board.o);
-    for (int i = 0; i < GAME_CELLS; i++)
-        put8(&w, g->st.moves[i]);
-    put8(&w, g->st.ply);
-    put8(&w, g->st.status);
-    put8(&w, g->st.result);
-    put8(&w, g->st.winner);
-    for (int i = 0; i < 3; i++)
-        put8(&w, (uint8_t)g->st.line[i]);
-    for (int i = 0; i < 2; i++) {
-        const store_seat *st = &g->seat[i];
-        uint8_t nh = st->nholders > STORE_MAX_HOLDERS ? STORE_MAX_HOLDERS : st->nholders;
-        put8(&w, st->taken);
-        put8(&w, st->computer);
-        put8(&w, nh);
-        for (int h = 0; h < nh; h++)
-            put32(&w, st->holders[h]);
-        put64(&w, (uint64_t)st->away_ms);
-        memcpy(w.p + w.n, st->token_hash, STORE_HASH_LEN);
-        w.n += STORE_HASH_LEN;
-    }
-    put8(&w, kind);
-    put8(&w, g->level);
-    put8(&w, g->rematch[0]);
-    put8(&w, g->rematch[1]);
-    put64(&w, (uint64_t)g->rematch_id);
-    put64(&w, (uint64_t)g->created_ms);
-    put64(&w, (uint64_t)g->updated_ms);
-    put64(&w, (uint64_t)g->deadline_ms);
-    return w.n;
-}
-
-/* 0, or -1 when p is not a complete format-1 record */
-static int rec_decode(const void *p, size_t n, store_game *g)
-{
-    rbuf r = {p, n, 0, 0};
-    memset(g, 0, sizeof(*g));
-    if (get8(&r) != REC_FORMAT)
-        return -1;
-    g->id = (int64_t)get64(&r);
-    g->version = get64(&r);
-    g->st.board.x = get16(&r);
-    g->st.board.o = get16(&r);
-    for (int i = 0; i < GAME_CELLS; i++)
-        g->st.moves[i] = get8(&r);
-    g->st.ply = get8(&r);
-    g->st.status = get8(&r);
-    g->st.result = get8(&r);
-    g->st.winner = get8(&r);
-    for (int i = 0; i < 3; i++)
-        g->st.line[i] = (int8_t)get8(&r);
-    for (int i = 0; i < 2; i++) {
-        store_seat *st = &g->seat[i];
-        st->taken = get8(&r);
-        st->computer = get8(&r);
-        st->nholders = get8(&r);
-        if (st->nholders > STORE_MAX_HOLDERS)
-            return -1;
-        for (int h = 0; h < st->nholders; h++)
-            st->holders[h] = get32(&r);
-        st->away_ms = (int64_t)get64(&r);
-        for (int h = 0; h < STORE_HASH_LEN; h++)
-            st->token_hash[h] = get8(&r);
-    }
-    g->kind = get8(&r);
-    g->level = get8(&r);
-    g->rematch[0] = get8(&r);
-    g->rematch[1] = get8(&r);
-    g->rematch_id = (int64_t)get64(&r);
-    g->created_ms = (int64_t)get64(&r);
-    g->updated_ms = (int64_t)get64(&r);
-    g->deadline_ms = (int64_t)get64(&r);
-    return (r.bad || r.off != r.n) ? -1 : 0;
 }
 
 /* ---- operations: life cycle ---------------------------------------------------------- */
@@ -1284,15 +1124,15 @@ static void conn_handshake(rconn *c)
     int rc = 0;
     c->state = C_HANDSHAKE;
     c->hs_left = 0;
-    if (s->pass) {
-        const char *a[] = {"AUTH", s->user ? s->user : s->pass, s->pass};
-        rc |= hs_send(c, HS_AUTH, 0, a, s->user ? 3 : 2);
+    if (s->url.pass) {
+        const char *a[] = {"AUTH", s->url.user ? s->url.user : s->url.pass, s->url.pass};
+        rc |= hs_send(c, HS_AUTH, 0, a, s->url.user ? 3 : 2);
     }
     if (!c->sub) {
         char db[16];
-        snprintf(db, sizeof(db), "%d", s->db);
+        snprintf(db, sizeof(db), "%d", s->url.db);
         const char *sel[] = {"SELECT", db};
-        if (s->db)
+        if (s->url.db)
             rc |= hs_send(c, HS_SELECT, 0, sel, 2);
         for (int i = 0; i < SC_COUNT; i++) {
             const char *a[] = {"SCRIPT", "LOAD", script_src[i]};
@@ -1339,8 +1179,8 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 static void conn_connect(rconn *c, const char *ip)
 {
     store_redis *s = c->s;
-    redisAsyncContext *ac = s->unix_path ? redisAsyncConnectUnix(s->unix_path)
-                                         : redisAsyncConnect(ip, s->port);
+    redisAsyncContext *ac = s->url.unix_path ? redisAsyncConnectUnix(s->url.unix_path)
+                                         : redisAsyncConnect(ip, s->url.port);
     if (!ac || ac->err) {
         char why[160];
         snprintf(why, sizeof(why), "%s", ac ? ac->errstr : "out of memory");
@@ -1360,7 +1200,7 @@ static void conn_connect(rconn *c, const char *ip)
     c->state = C_CONNECTING;
     /* the subscriber never sends anything (PING is not safe on a subscribed
      * hiredis 0.14 context): let the kernel notice a peer that vanished */
-    if (!s->unix_path)
+    if (!s->url.unix_path)
         redisEnableKeepAlive(&ac->c);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     redisAsyncSetConnectCallback(ac, on_connect);   /* arms the write event */
@@ -1392,7 +1232,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         idle_arm(s);
     } else if (!ip[0]) {
         char why[160];
-        snprintf(why, sizeof(why), "cannot resolve %s: %s", s->host,
+        snprintf(why, sizeof(why), "cannot resolve %s: %s", s->url.host,
                  status ? uv_strerror(status) : "no address");
         conn_lost(c, why);
     } else {
@@ -1413,8 +1253,8 @@ static void conn_start(rconn *c)
         redisAsyncFree(ac);
     }
     c->since = uv_now(s->loop);
-    if (s->unix_path || s->numeric_host) {
-        conn_connect(c, s->host);
+    if (s->url.unix_path || s->url.numeric_host) {
+        conn_connect(c, s->url.host);
         return;
     }
     /* getaddrinfo blocks; hiredis 0.14 would call it on the loop thread */
@@ -1423,7 +1263,7 @@ static void conn_start(rconn *c)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     c->gai.data = c;
-    int rc = uv_getaddrinfo(s->loop, &c->gai, on_resolved, s->host, NULL, &hints);
+    int rc = uv_getaddrinfo(s->loop, &c->gai, on_resolved, s->url.host, NULL, &hints);
     if (rc != 0) {
         conn_lost(c, uv_strerror(rc));
         return;
@@ -1467,14 +1307,6 @@ static void tick_cb(uv_timer_t *t)
 
 /* ---- close ---------------------------------------------------------------------------- */
 
-static void url_free(store_redis *s)
-{
-    free(s->unix_path);
-    free(s->host);
-    free(s->user);
-    free(s->pass);
-}
-
 static void on_handle_closed(uv_handle_t *h)
 {
     store_redis *s = h->data;
@@ -1483,7 +1315,7 @@ static void on_handle_closed(uv_handle_t *h)
     void (*done)(void *) = s->done;
     void *ud = s->done_ud;
     free(s->subs.slot);
-    url_free(s);
+    redis_url_free(&s->url);
     free(s->name);
     free(s);
     if (done)
@@ -1592,116 +1424,6 @@ static void redis_close(store *st, void (*done)(void *ud), void *ud)
 
 /* ---- open ------------------------------------------------------------------------------ */
 
-/* percent-decode [p, p+n) into a new string */
-static char *url_part(const char *p, size_t n)
-{
-    char *out = malloc(n + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == '%' && i + 2 < n && isxdigit((unsigned char)p[i + 1]) &&
-            isxdigit((unsigned char)p[i + 2])) {
-            char hex[3] = {p[i + 1], p[i + 2], '\0'};
-            *o++ = (char)strtol(hex, NULL, 16);
-            i += 2;
-        } else {
-            *o++ = p[i];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-/* redis://[[user]:password@]host[:port][/db]  or  unix:/path */
-static int url_parse(store_redis *s, const char *url, char *err, size_t errlen)
-{
-    if (strncmp(url, "unix:", 5) == 0) {
-        const char *path = url + 5;
-        while (path[0] == '/' && path[1] == '/')   /* unix:///p, unix://p */
-            path++;
-        if (!*path) {
-            set_err(err, errlen, "redis URL: unix: needs a socket path");
-            return -1;
-        }
-        if (!(s->unix_path = strdup(path)) || !(s->host = strdup(path)))
-            goto nomem;
-        return 0;
-    }
-    if (strncmp(url, "redis://", 8) != 0) {
-        set_err(err, errlen, "redis URL must be redis://[:password@]host:port[/db] or unix:/path");
-        return -1;
-    }
-    const char *p = url + 8;
-    const char *end = p + strcspn(p, "/");
-    const char *at = NULL;
-    for (const char *q = p; q < end; q++)
-        if (*q == '@')
-            at = q;
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon) {
-            if (colon > p && !(s->user = url_part(p, (size_t)(colon - p))))
-                goto nomem;
-            if (!(s->pass = url_part(colon + 1, (size_t)(at - colon - 1))))
-                goto nomem;
-        } else if (!(s->pass = url_part(p, (size_t)(at - p)))) {
-            goto nomem;
-        }
-        if (s->pass && !*s->pass) {
-            free(s->pass);
-            s->pass = NULL;
-        }
-        p = at + 1;
-    }
-    const char *hend;
-    if (*p == '[') {
-        hend = memchr(p, ']', (size_t)(end - p));
-        if (!hend)
-            goto bad;
-        if (!(s->host = url_part(p + 1, (size_t)(hend - p - 1))))
-            goto nomem;
-        hend++;
-    } else {
-        hend = p;
-        while (hend < end && *hend != ':')
-            hend++;
-        if (!(s->host = url_part(p, (size_t)(hend - p))))
-            goto nomem;
-    }
-    if (!*s->host)
-        goto bad;
-    s->port = 6379;
-    if (hend < end) {
-        if (*hend != ':' || hend + 1 == end)
-            goto bad;
-        long port = 0;
-        for (const char *q = hend + 1; q < end; q++) {
-            if (*q < '0' || *q > '9' || (port = port * 10 + (*q - '0')) > 65535)
-                goto bad;
-        }
-        if (port < 1)
-            goto bad;
-        s->port = (int)port;
-    }
-    if (*end == '/' && end[1]) {
-        long db = 0;
-        for (const char *q = end + 1; *q; q++) {
-            if (*q < '0' || *q > '9' || (db = db * 10 + (*q - '0')) > 1000000)
-                goto bad;
-        }
-        s->db = (int)db;
-    }
-    unsigned char tmp[sizeof(struct in6_addr)];
-    s->numeric_host = inet_pton(AF_INET, s->host, tmp) == 1 || inet_pton(AF_INET6, s->host, tmp) == 1;
-    return 0;
-bad:
-    set_err(err, errlen, "redis URL: bad host, port or db (redis://[:password@]host:port[/db])");
-    return -1;
-nomem:
-    set_err(err, errlen, "out of memory");
-    return -1;
-}
-
 static void conn_init(rconn *c, store_redis *s, int sub, const char *name)
 {
     c->s = s;
@@ -1725,7 +1447,7 @@ static store *redis_open(uv_loop_t *loop, const store_options *opts, const store
         set_err(err, errlen, "no redis URL");
         goto fail;
     }
-    if (url_parse(s, opts->redis_url, err, errlen) != 0)
+    if (redis_url_parse(&s->url, opts->redis_url, err, errlen) != 0)
         goto fail;
     if (!(s->name = strdup(opts->instance_name ? opts->instance_name : ""))) {
         set_err(err, errlen, "out of memory");
@@ -1745,15 +1467,15 @@ static store *redis_open(uv_loop_t *loop, const store_options *opts, const store
     conn_init(&s->cmd, s, 0, "commands");
     conn_init(&s->sub, s, 1, "subscriber");
     uv_timer_start(&s->tick, tick_cb, TICK_MS, TICK_MS);
-    if (s->unix_path)
-        log_info("redis: connecting to unix:%s", s->unix_path);
+    if (s->url.unix_path)
+        log_info("redis: connecting to unix:%s", s->url.unix_path);
     else
-        log_info("redis: connecting to %s port %d db %d", s->host, s->port, s->db);
+        log_info("redis: connecting to %s port %d db %d", s->url.host, s->url.port, s->url.db);
     conn_start(&s->cmd);
     conn_start(&s->sub);
     return &s->base;
 fail:
-    url_free(s);
+    redis_url_free(&s->url);
     free(s->name);
     free(s);
     return NULL;
