@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[160];
     err[0] = '\0';
     if (redis_url_parse(&u, url, err, sizeof err) == 0) {
-        if (!u.host || !*u.host || u.port < 1 || u.port > 65535 || u.db < 0 || u.db > 1000000)
+        if (!u.host || !*u.host || u.db < 0 || u.db > 1000000 ||
+            (!u.unix_path && (u.port < 1 || u.port > 65535)))
             abort();
         redis_url_free(&u);
     } else if (!err[0] || u.host || u.pass || u.user || u.unix_path) {
