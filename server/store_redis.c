@@ -530,18 +530,24 @@ static void game_key(const store_redis *s, char *buf, size_t n, int64_t id)
 }
 
 /* Pub/sub ignores the db number, so the channel carries it (and the prefix):
- * deployments on other dbs or prefixes of one Redis never hear each other. */
+ * deployments on other dbs or prefixes of one Redis never hear each other.
+ * db 0 keeps the name "<prefix>:{<id>}:ch" that older processes use, so a
+ * rolling upgrade of a default deployment stays one pub/sub world; a prefix
+ * has no ':' in it, so "<prefix>:<db>:{" can never be another's "<prefix>:{". */
 static int chan_head(const store_redis *s, char *buf, size_t n)
 {
+    if (s->url.db == 0)
+        return snprintf(buf, n, "%s:{", s->prefix);
     return snprintf(buf, n, "%s:%d:{", s->prefix, s->url.db);
 }
 
 static int chan_name(const store_redis *s, char *buf, size_t n, int64_t id)
 {
-    return snprintf(buf, n, "%s:%d:{%" PRId64 "}:ch", s->prefix, s->url.db, id);
+    int h = chan_head(s, buf, n);
+    return h + snprintf(buf + h, n - (size_t)h, "%" PRId64 "}:ch", id);
 }
 
-/* "<prefix>:<db>:{<id>}:ch" -> id, or 0 for anything else */
+/* "<prefix>[:<db>]:{<id>}:ch" -> id, or 0 for anything else */
 static int64_t chan_id(const store_redis *s, const char *p, size_t len)
 {
     char head[PREFIX_MAX + 16];
