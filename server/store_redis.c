@@ -4,11 +4,15 @@
  * the store opens "down" and reports health(1) once both of its connections
  * (commands, and one subscriber) are ready.
  *
- * Key schema. Every per-game key carries the hash tag {<id>}.
+ * Key schema. "ttt" is the prefix (store_options.redis_prefix, default
+ * "ttt"): every key and channel carries it. Every per-game key carries the
+ * hash tag {<id>}.
  *   ttt:id               STRING  INCR counter; a game's id is the value + 99,
  *                                so a fresh Redis hands out 100, 101, ... and an
- *                                id is never repeated (as long as Redis keeps its
- *                                data: run it with AOF or RDB)
+ *                                id is never repeated: after a data loss every
+ *                                live process raises it above the ids it saw
+ *   ttt:epoch            STRING  a random name of this data set, written once;
+ *                                missing or changed = the data was lost
  *   ttt:{<id>}:game      HASH    v = version (decimal; what the save script
  *                                    compares, so Lua never parses a record)
  *                                d = the record (binary, format below)
@@ -18,9 +22,13 @@
  *                                waiting -> finished_ttl_ms + time to its
  *                                deadline (a safety net when no server is left to
  *                                time it out); playing -> none
- *   ttt:{<id>}:ch        channel each save PUBLISHes the new record here
- *   ttt:open             ZSET    waiting STORE_KIND_CREATE games, score = id
- *                                (ids follow creation order across processes)
+ *   ttt:{<id>}:ch        channel each save PUBLISHes the new record here;
+ *   ttt:<db>:{<id>}:ch           with a db other than 0 (pub/sub ignores SELECT)
+ *   ttt:op:<nonce>       STRING  what one write did, for in-doubt resolution
+ *                                (see LUA_FENCE); 60 s, or 10 min once fenced
+ *   ttt:open             ZSET    waiting STORE_KIND_CREATE games whose creator
+ *                                is present, score = id (ids follow creation
+ *                                order across processes)
  *   ttt:quick            ZSET    waiting STORE_KIND_QUICK games not handed out
  *                                yet, score = id
  *   ttt:deadline         ZSET    games with a deadline, score = deadline_ms, or
@@ -35,8 +43,6 @@
  *   ttt:reap_grace       STRING  no instance is declared dead before this (ms):
  *                                set after a stall of Redis, see the reap script
  * The scripts drop an index entry whose game key has expired when they meet it.
- * Pub/sub is not scoped by database number: two deployments must not share one
- * Redis server through different /db numbers.
  *
  * The record (field d, and what is published) is store_codec.h's format.
  *
@@ -57,8 +63,9 @@
  * logs so when its next heartbeat finds itself gone.
  *
  * Outages: when a connection drops, or a command got no reply for 5 s (Redis
- * hung; the libuv adapter also ignores poll errors), every operation waiting
- * on it completes with STORE_EUNAVAIL (a save whose fate is unknown too),
+ * hung; the libuv adapter also ignores poll errors), every read waiting on it
+ * completes with STORE_EUNAVAIL, every write waiting on it is in doubt (see
+ * "writes in doubt" below: answered with what Redis did, once it can tell),
  * health(0) is raised, and a fresh redisAsyncContext is made after
  * 100 ms .. 2 s of jittered backoff (hiredis contexts never reconnect); on
  * reconnection the scripts are loaded again, every confirmed subscription is
@@ -66,7 +73,13 @@
  * link dropped before Redis confirmed) is not kept: the caller subscribes
  * again after health(1). Contexts are freed only from our own idle or timer
  * callbacks, never inside hiredis' callbacks, and ops hold no pointer into a
- * context after it is gone. */
+ * context after it is gone.
+ *
+ * Data loss: the heartbeat (and each reconnection's handshake) compares
+ * ttt:epoch with the one we know, and create/quick refuse (TTTLOST) when it
+ * differs; see data_lost(). Every reply is hostile until checked: its type,
+ * its element count, each string's length; records go through rec_decode,
+ * which range-checks every field. */
 #include "store.h"
 
 #include <arpa/inet.h>
@@ -2110,7 +2123,10 @@ static void redis_save(store *st, const store_game *g, store_game_cb *cb, void *
     }
     /* what the caller gets on success: exactly what was written */
     size_t n = rec_encode(g, g->id, g->version + 1, g->kind, op->blob);
-    rec_decode(op->blob, n, &op->g);
+    if (rec_decode(op->blob, n, &op->g) != 0) {
+        dq_push(op, STORE_EINVAL);   /* a field out of range: readers would refuse it */
+        return;
+    }
     game_key(s, op->key, sizeof(op->key), g->id);
     int clen = chan_name(s, op->chan, sizeof(op->chan), g->id);
     arg_script(op, SC_SAVE, 1);
