@@ -74,6 +74,7 @@ struct gm_room {
     uint32_t nlocal[2];          /* local connections holding X / O */
     uint8_t sub;                 /* SUB_* */
     uint8_t have_rec;
+    uint8_t gone;                /* the store lost the game: no goodbyes to save */
     store_game rec;              /* newest record seen */
     UT_hash_handle hh;
 };
@@ -292,7 +293,7 @@ static void member_remove(gm *g, gm_member *m, gm_member *prev)
         m->conn->members = m->conn_next;
     DL_DELETE(r->members, m);
     g->stats.members--;
-    if (m->role != ROLE_WATCH && --r->nlocal[m->role - 1] == 0 &&
+    if (m->role != ROLE_WATCH && --r->nlocal[m->role - 1] == 0 && !r->gone &&
         (!r->have_rec || r->rec.st.status != GAME_OVER))
         start_leave(g, r, m->role);
     free(m);
@@ -623,6 +624,20 @@ static void op_fail(gm_op *op, proto_err e)
     op_finish(op);
 }
 
+/* The store could not learn whether our write ran (STORE_EUNKNOWN). Any
+ * answer could be a lie ("unavailable" when it ran, success when it did
+ * not), so the request gets none: the client's own timeout, or the room's
+ * next state, tells it more than a guess would. Logged as an error. */
+static int op_unknown(gm_op *op, int status)
+{
+    if (status != STORE_EUNKNOWN)
+        return 0;
+    log_error("game %" PRId64 ": %s: the store cannot tell whether it was applied; "
+              "left unanswered", op->game_id, op->kind->name);
+    op_finish(op);
+    return 1;
+}
+
 static void on_saved(void *ud, int status, const store_game *rec)
 {
     gm_op *op = ud;
@@ -660,7 +675,8 @@ static void on_saved(void *ud, int status, const store_game *rec)
         op_fail(op, PROTO_ENO_SUCH_GAME);
         return;
     default:
-        op_fail(op, PROTO_EUNAVAILABLE);
+        if (!op_unknown(op, status))
+            op_fail(op, PROTO_EUNAVAILABLE);
         return;
     }
 }
@@ -1215,7 +1231,8 @@ static void on_rematch_created(void *ud, int status, const store_game *rec)
 {
     gm_op *op = ud;
     if (status != STORE_OK) {
-        op_fail(op, PROTO_EUNAVAILABLE);
+        if (!op_unknown(op, status))
+            op_fail(op, PROTO_EUNAVAILABLE);
         return;
     }
     op->aux = *rec;
@@ -1283,7 +1300,8 @@ static void on_created(void *ud, int status, const store_game *rec)
 {
     gm_op *op = ud;
     if (status != STORE_OK) {
-        op_fail(op, PROTO_EUNAVAILABLE);
+        if (!op_unknown(op, status))
+            op_fail(op, PROTO_EUNAVAILABLE);
         return;
     }
     done_created(op, rec);
@@ -1294,7 +1312,8 @@ static void on_quick(void *ud, int status, const store_game *rec)
 {
     gm_op *op = ud;
     if (status != STORE_OK) {
-        op_fail(op, PROTO_EUNAVAILABLE);
+        if (!op_unknown(op, status))
+            op_fail(op, PROTO_EUNAVAILABLE);
         return;
     }
     if (token_hash_equal(rec->seat[0].token_hash, op->hash) && rec->version == 1) {
@@ -1530,6 +1549,34 @@ static void on_orphaned(void *ud, uint32_t instance, const int64_t *ids, size_t 
     }
 }
 
+/* The store lost its data: every game we hold a room for is gone. Tell each
+ * member so (no_such_game: the game they were in no longer exists) and drop
+ * the rooms, without the goodbye saves a leaving seat would make. Ops in
+ * flight on them find the game gone in the store and answer the same. */
+static void on_lost(void *ud)
+{
+    gm *g = ud;
+    log_error("store lost its data: dropping %u rooms; their players get no_such_game",
+              HASH_COUNT(g->rooms));
+    gm_room *r, *tmp;
+    HASH_ITER(hh, g->rooms, r, tmp) {
+        r->refs++;   /* held while its members go */
+        r->gone = 1;
+        r->have_rec = 0;
+        while (r->members) {
+            gm_member *m = r->members, *prev = NULL;
+            for (gm_member *p = m->conn->members; p && p != m; p = p->conn_next)
+                prev = p;
+            char text[96];
+            snprintf(text, sizeof text, "game %" PRId64 " is gone: the store lost its data",
+                     r->id);
+            reply_error(g, m->conn, NULL, PROTO_ENO_SUCH_GAME, text);
+            member_remove(g, m, prev);
+        }
+        room_release(g, r);
+    }
+}
+
 static void on_claimed(void *ud, int status, const int64_t *ids, size_t n)
 {
     gm *g = ud;
@@ -1557,7 +1604,7 @@ static void on_tick(uv_timer_t *t)
 store_events gm_store_events(gm *g)
 {
     store_events ev = {.ud = g, .published = on_published, .health = on_health,
-                       .orphaned = on_orphaned};
+                       .orphaned = on_orphaned, .lost = on_lost};
     return ev;
 }
 

@@ -59,6 +59,9 @@ static void usage(FILE *f)
         "  --redis URL              keep games in Redis, shared with other processes:\n"
         "                           redis://[:password@]host:port[/db] or unix:/path\n"
         "                           (default: $TTT_REDIS_URL, else in memory)\n"
+        "  --redis-prefix NAME      namespace of every Redis key and channel, so that\n"
+        "                           deployments sharing one Redis stay apart; 1-32 of\n"
+        "                           A-Z a-z 0-9 _ . - (default: $TTT_REDIS_PREFIX, else ttt)\n"
         "  --instance NAME          this process' name in welcome, logs, metrics\n"
         "                           (default host:pid)\n"
         "  --abandon-timeout SEC    an away player loses after this long (default 60)\n"
@@ -189,13 +192,14 @@ static void on_signal(uv_signal_t *h, int signum)
 
 int main(int argc, char **argv)
 {
-    enum { O_PORT = 1, O_HOST, O_WEB, O_REDIS, O_INSTANCE, O_ABANDON, O_WAIT, O_RATE,
+    enum { O_PORT = 1, O_HOST, O_WEB, O_REDIS, O_REDIS_PREFIX, O_INSTANCE, O_ABANDON, O_WAIT, O_RATE,
            O_PING, O_PING_TIMEOUT, O_MAXCONN, O_LOG, O_HELP, O_VERSION };
     static const struct option longopts[] = {
         {"port", required_argument, NULL, O_PORT},
         {"host", required_argument, NULL, O_HOST},
         {"web", required_argument, NULL, O_WEB},
         {"redis", required_argument, NULL, O_REDIS},
+        {"redis-prefix", required_argument, NULL, O_REDIS_PREFIX},
         {"instance", required_argument, NULL, O_INSTANCE},
         {"abandon-timeout", required_argument, NULL, O_ABANDON},
         {"wait-timeout", required_argument, NULL, O_WAIT},
@@ -212,6 +216,7 @@ int main(int argc, char **argv)
     long port = 8080, maxconn = 0, rate = 200;
     const char *host = NULL, *web = NULL, *instance = NULL;
     const char *redis = getenv("TTT_REDIS_URL");
+    const char *redis_prefix = getenv("TTT_REDIS_PREFIX");
     int64_t abandon_ms = 60000, wait_ms = 600000, ping_ms = 25000, ping_timeout_ms = 75000;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -223,6 +228,7 @@ int main(int argc, char **argv)
         case O_HOST: host = optarg; break;
         case O_WEB: web = optarg; break;
         case O_REDIS: redis = optarg; break;
+        case O_REDIS_PREFIX: redis_prefix = optarg; break;
         case O_INSTANCE: instance = optarg; break;
         case O_ABANDON:
             if (parse_seconds("--abandon-timeout", optarg, &abandon_ms)) return 2;
@@ -300,7 +306,8 @@ int main(int argc, char **argv)
     store_events ev = gm_store_events(a.gm);
     store_options sopt = {.redis_url = (redis && *redis) ? redis : NULL,
                           .instance_name = a.instance,
-                          .finished_ttl_ms = 24LL * 3600 * 1000};
+                          .finished_ttl_ms = 24LL * 3600 * 1000,
+                          .redis_prefix = redis_prefix};
     char err[256] = "";
     a.st = a.gm ? store_open(&a.loop, &sopt, &ev, err, sizeof err) : NULL;
     if (!a.st) {

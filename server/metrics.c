@@ -105,6 +105,9 @@ char *metrics_render(srv *s, size_t *len)
             (unsigned long long)(gs.errors[e] + ss->errors[e]));
     put(&o, "# HELP ttt_store_up 1 when the store is reachable.\n# TYPE ttt_store_up gauge\n"
             "ttt_store_up{backend=\"%s\"} %d\n", store_backend_name(st), store_is_up(st));
+    metric(&o, "store_data_lost_total", "counter",
+           "Times the store was found to have lost its data (Redis flushed or restarted empty).",
+           store_lost_count(st));
     put(&o, "# HELP ttt_store_latency_ms Recent store round trip (moving average).\n"
             "# TYPE ttt_store_latency_ms gauge\nttt_store_latency_ms %.3f\n",
         store_latency_ms(st));
