@@ -368,7 +368,7 @@ wsc *wsc_connect(wsc_ctx *ctx, int port, const char *path, int timeout_ms)
     ci.port = port;
     ci.path = path ? path : "/ws";
     ci.host = "127.0.0.1";
-    ci.origin = "http://127.0.0.1";   /* an Origin the server's default policy accepts */
+    ci.origin = "127.0.0.1";          /* lws 4.1 sends "Origin: http://127.0.0.1" */
     ci.protocol = NULL;               /* like a browser: no subprotocol */
     ci.local_protocol_name = wsc_protocols[0].name;
     ci.ietf_version_or_minus_one = -1;
