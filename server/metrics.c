@@ -87,7 +87,7 @@ char *metrics_render(srv *s, size_t *len)
     metric(&o, "closed_bad_utf8_total", "counter",
            "Connections closed with 1007 (text that is not UTF-8).", ss->bad_utf8);
     metric(&o, "connections_failed_total", "counter",
-           "Connections closed with 1011: out of memory taking them in.", ss->open_failed);
+           "Connections closed with 1011: out of memory for them.", ss->open_failed);
     metric(&o, "messages_received_total", "counter", "Client messages received.", ss->msgs_in);
     metric(&o, "messages_sent_total", "counter", "Frames sent to clients.", ss->msgs_out);
     metric(&o, "bytes_received_total", "counter", "Bytes of client messages.", ss->bytes_in);

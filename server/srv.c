@@ -143,6 +143,7 @@ static void queue_clear(ws_sess *ss)
     ss->qcap = ss->qhead = 0;
 }
 
+/* 0, -1 when the client has QUEUE_MAX frames waiting, -2 out of memory */
 static int queue_push(ws_sess *ss, msg *m)
 {
     if (ss->qlen == ss->qcap) {
@@ -151,7 +152,7 @@ static int queue_push(ws_sess *ss, msg *m)
             return -1;
         msg **q = malloc(cap * sizeof(*q));
         if (!q)
-            return -1;
+            return -2;
         for (uint16_t i = 0; i < ss->qlen; i++)
             q[i] = ss->q[(ss->qhead + i) % ss->qcap];
         free(ss->q);
@@ -200,7 +201,16 @@ void srv_send(void *srv_ud, void *conn_ud, msg *m)
         sess_close_with(ss, CLOSE_POLICY);
         return;
     }
-    if (queue_push(ss, m) != 0) {
+    int qr = queue_push(ss, m);
+    if (qr == -2) {
+        /* no memory for the queue: the frame is lost, so the client must
+         * not go on as if it had it; it reconnects and resumes */
+        s->stats.open_failed++;
+        queue_clear(ss);
+        sess_close_with(ss, CLOSE_INTERNAL);
+        return;
+    }
+    if (qr != 0) {
         /* a client that reads nothing while we queue hundreds of frames is
          * stuck or hostile; holding its backlog would let it grow our memory */
         s->stats.slow_closed++;
@@ -344,6 +354,7 @@ static int over_caps(srv *s, ws_sess *ss, const proto_req *req)
         return 1;
     }
     if (s->opt.max_waiting_per_ip > 0 && ss->ip) {
+        /* O(connections of this address): bounded by --max-connections-per-ip */
         unsigned total = 0;
         for (ws_sess *o = ss->ip->sessions; o; o = o->ip_next) {
             if (!o->gc)
@@ -488,7 +499,7 @@ static int on_peer_close(srv *s, ws_sess *ss, const unsigned char *in, size_t le
  * directly instead: nothing else is queued on a connection whose request
  * was just read, and a few hundred bytes always fit a fresh socket's
  * buffer. lws then closes the connection. */
-static int refuse_handshake(srv *s, struct lws *wsi, int status, const char *text)
+static int refuse_handshake(struct lws *wsi, int status, const char *text)
 {
     char buf[256];
     const char *phrase = status == 403 ? "Forbidden" : status == 404 ? "Not Found"
@@ -504,7 +515,6 @@ static int refuse_handshake(srv *s, struct lws *wsi, int status, const char *tex
         (void)w;   /* a peer that is gone gets nothing, which it would not read */
     }
     log_limited(&ll_refused, LOG_INFO, "WebSocket handshake refused with %d: %s", status, text);
-    (void)s;
     return -1;
 }
 
@@ -542,11 +552,11 @@ static int on_filter(srv *s, ws_sess *ss, struct lws *wsi)
     const char *path = hdr(wsi, WSI_TOKEN_GET_URI, uri, sizeof uri);
     if (!path || strcmp(path, "/ws") != 0) {
         s->stats.refused_path++;
-        return refuse_handshake(s, wsi, 404, "WebSockets are served at /ws only");
+        return refuse_handshake(wsi, 404, "WebSockets are served at /ws only");
     }
     if (s->draining || s->stats.conns_now >= (uint64_t)s->opt.max_conns) {
         s->stats.conns_refused++;
-        return refuse_handshake(s, wsi, 503, s->draining ? "restarting: try again"
+        return refuse_handshake(wsi, 503, s->draining ? "restarting: try again"
                                                          : "server full: try again later");
     }
     /* Cross-site WebSocket hijacking: a page elsewhere must not drive a
@@ -558,19 +568,19 @@ static int on_filter(srv *s, ws_sess *ss, struct lws *wsi)
     if (!lim_origin_allowed(o, hdr(wsi, WSI_TOKEN_HOST, host, sizeof host), s->opt.origins,
                             s->opt.norigins)) {
         s->stats.refused_origin++;
-        return refuse_handshake(s, wsi, 403, "Origin not allowed");
+        return refuse_handshake(wsi, 403, "Origin not allowed");
     }
     lim_addr a;
     if (client_addr(s, wsi, &a) != 0)
-        return refuse_handshake(s, wsi, 503, "cannot read the peer address");
+        return refuse_handshake(wsi, 503, "cannot read the peer address");
     lim_ip *ip = lim_ip_get(&s->ips, &a, s->opt.ip_rate_limit, now_ms(s));
     if (!ip) {
         s->stats.conns_refused++;
-        return refuse_handshake(s, wsi, 503, "out of memory");
+        return refuse_handshake(wsi, 503, "out of memory");
     }
     if (s->opt.max_conns_per_ip > 0 && ip->conns >= (unsigned)s->opt.max_conns_per_ip) {
         s->stats.refused_ip++;
-        return refuse_handshake(s, wsi, 429, "too many connections from this address");
+        return refuse_handshake(wsi, 429, "too many connections from this address");
     }
     /* ESTABLISHED follows within this same lws call: the count is taken
      * there, once the session is really in */

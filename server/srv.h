@@ -50,7 +50,7 @@ typedef struct srv_stats {
     uint64_t ip_rate_limited, watch_capped, waiting_capped;
     uint64_t protocol_errors;   /* closed with 1002 (bad close frame) */
     uint64_t bad_utf8;          /* closed with 1007 */
-    uint64_t open_failed;       /* out of memory taking a connection in (closed 1011) */
+    uint64_t open_failed;       /* out of memory for a connection (closed 1011) */
     uint64_t errors[PROTO_ERR_COUNT];   /* errors this layer answered (parse, rate) */
 } srv_stats;
 
