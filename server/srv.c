@@ -14,8 +14,8 @@
  * (see shared/NOTES-lws.md), and the handshake policy: only /ws, the Origin
  * check, and the connection limits (overall and per client address), each
  * refusal answered with an HTTP status. What lws 4.1 cannot be made to do
- * (refuse unmasked frames, 1002 for an oversized control frame) is in
- * docs/protocol.md. */
+ * (refuse unmasked frames) is in docs/protocol.md, with the 1002 we write
+ * ourselves when lws drops a connection without a close frame. */
 #include <uv.h>   /* before libwebsockets.h: its uv prototypes need UV_ERRNO_MAP */
 
 #include <libwebsockets.h>
@@ -89,6 +89,7 @@ typedef struct ws_sess {
     uint8_t ping_due, ping_out;
     uint8_t established;           /* the welcome went out: direct writes allowed */
     uint8_t listed;                /* on s->sessions and counted: CLOSED undoes it */
+    uint8_t close_done;            /* a close frame went out, or the peer's is echoed */
     lim_bucket bucket;             /* the per-connection rate limit */
     int64_t last_rx_ms;
 } ws_sess;
@@ -256,6 +257,37 @@ static void write_close(ws_sess *ss)
     buf[LWS_PRE + 1] = (unsigned char)(ss->close_code & 0xff);
     memcpy(buf + LWS_PRE + 2, reason, rl);
     lws_write(ss->wsi, buf + LWS_PRE, 2 + rl, (enum lws_write_protocol)4);
+    ss->close_done = 1;
+}
+
+/* lws 4.1 drops some connections without any close frame: a control frame
+ * over 125 bytes or a 64-bit length with the top bit set (ops-ws.c,
+ * illegal_ctl_length: no close reason, no callback), and its own timeouts.
+ * WS_SERVER_DROP_PROTOCOL comes before lws shuts the socket down, so the
+ * close frame that should have gone out is written here: the code we meant
+ * to send (1001 after a ping timeout, 1012 on shutdown), else 1002. Only
+ * when nothing is half-written on the socket and no close went either way;
+ * for a peer that is gone the write fails, which costs nothing. */
+static void close_frame_on_drop(ws_sess *ss, struct lws *wsi)
+{
+    if (!ss->listed || ss->close_done || lws_get_close_length(wsi) > 0 ||
+        lws_partial_buffered(wsi))
+        return;
+    int fd = (int)lws_get_socket_fd(wsi);
+    char c;
+    ssize_t peek = fd >= 0 ? recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
+    if (peek == 0 || (peek < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+        return;   /* the peer closed or reset: nobody to tell, and not its fault */
+    unsigned code = ss->close_code ? ss->close_code : CLOSE_PROTOCOL;
+    unsigned char f[4] = {0x88, 2, (unsigned char)(code >> 8), (unsigned char)(code & 0xff)};
+    ssize_t w = send(fd, f, sizeof f, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w;
+    ss->close_done = 1;
+    if (code == CLOSE_PROTOCOL) {
+        ss->srv->stats.protocol_errors++;
+        log_limited(&ll_protocol, LOG_INFO, "connection dropped by lws (a frame it refuses): "
+                    "sent 1002");
+    }
 }
 
 static int on_writeable(srv *s, ws_sess *ss)
@@ -413,6 +445,7 @@ static void handle_message(srv *s, ws_sess *ss, const char *buf, size_t len)
 static int close_now(ws_sess *ss, uint16_t code, const char *reason)
 {
     ws_msg_reset(&ss->rx);
+    ss->close_done = 1;
     lws_close_reason(ss->wsi, (enum lws_close_status)code, (unsigned char *)reason,
                      strlen(reason));
     return -1;
@@ -481,8 +514,10 @@ static int on_peer_close(srv *s, ws_sess *ss, const unsigned char *in, size_t le
         why = "a close reason that is not UTF-8";
         code = CLOSE_BAD_DATA;
     }
-    if (!why)
+    if (!why) {
+        ss->close_done = 1;   /* lws echoes it */
         return 0;
+    }
     if (code == CLOSE_BAD_DATA)
         s->stats.bad_utf8++;
     else
@@ -679,6 +714,10 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         return on_peer_close(s, ss, in, len);
+
+    case LWS_CALLBACK_WS_SERVER_DROP_PROTOCOL:
+        close_frame_on_drop(ss, wsi);
+        return 0;
 
     case LWS_CALLBACK_CLOSED:
         on_closed(s, ss);

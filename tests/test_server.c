@@ -2461,6 +2461,31 @@ Test(rfc6455, close_reason_bad_utf8_1007, .description = "a close reason that is
     wsc_raw_free(r);
 }
 
+Test(rfc6455, control_frame_over_125_1002, .description = "a ping of 200 bytes (control "
+     "frames carry at most 125) is answered with 1002 (it used to be a bare TCP close)")
+{
+    wsc_raw *r = raw_client();
+    char big[200];
+    memset(big, 'p', sizeof big);
+    wsc_raw_send_frame(r, WSC_OP_PING, 1, big, sizeof big);
+    cr_assert_eq(raw_close_code(r), 1002);
+    wsc_raw_free(r);
+}
+
+Test(rfc6455, dropped_peer_no_protocol_error, .description = "clients that drop the TCP "
+     "connection without a close frame are not counted as protocol errors")
+{
+    const char *extra[] = {"--log-level", "info", NULL};
+    own_server(extra);
+    for (int i = 0; i < 3; i++)
+        wsc_raw_free(raw_client());
+    long long end = proc_now_ms() + T_MSG;
+    while (metric_value("ttt_connections") != 0 && proc_now_ms() < end)
+        wsc_ctx_service(C, 20);
+    cr_assert_eq(metric_value("ttt_connections"), 0);
+    cr_assert_eq(metric_value("ttt_closed_protocol_error_total"), 0);
+}
+
 /* ---- peer faults do not flood the log ---- */
 
 TestSuite(log_flood, .init = setup, .fini = teardown, .timeout = 90);
