@@ -38,6 +38,7 @@
 
 enum { ROLE_X = GAME_X, ROLE_O = GAME_O, ROLE_WATCH = 3 };
 enum { SUB_NONE = 0, SUB_PENDING, SUB_ACTIVE };
+enum { OP_COUNT_NONE = 0, OP_COUNT_WATCH, OP_COUNT_WAIT };
 
 /* what mutate tells op_apply; negative values are -proto_err */
 enum {
@@ -64,6 +65,8 @@ struct gm_conn {
     void *ud;                    /* the server layer's session; NULL once closed */
     gm_member *members;
     uint32_t refs;               /* 1 while open + 1 per op in flight */
+    uint16_t pend_watch;         /* watch requests in flight (for the watch cap) */
+    uint16_t pend_wait;          /* create / quick in flight (for the waiting cap) */
 };
 
 struct gm_room {
@@ -103,6 +106,7 @@ struct gm_op {
     uint8_t finished;            /* the save ended the game */
     uint8_t stage2;              /* rematch: both asked, a new game follows */
     uint8_t vs_computer, level;
+    uint8_t counted;             /* OP_COUNT_*: which conn->pend_* this op holds */
     uint32_t instance;           /* orphan: the dead process */
     char token[TOKEN_LEN + 1];   /* the seat token this op hands out or checks */
     uint8_t hash[TOKEN_HASH_LEN];
@@ -609,6 +613,10 @@ static void maybe_stopped(gm *g)
 static void op_finish(gm_op *op)
 {
     gm *g = op->gm;
+    if (op->conn && op->counted == OP_COUNT_WATCH)
+        op->conn->pend_watch--;
+    else if (op->conn && op->counted == OP_COUNT_WAIT)
+        op->conn->pend_wait--;
     room_release(g, op->room);
     conn_release(op->conn);
     free(op);
@@ -1400,6 +1408,15 @@ void gm_request(gm *g, gm_conn *c, const proto_req *req)
     op->level = req->level;
     if (seat)
         op->mark = seat->role;
+    /* the network layer's caps count requests in flight, so a burst of
+     * watches cannot slip past them before the first one completes */
+    if (req->type == PROTO_WATCH) {
+        op->counted = OP_COUNT_WATCH;
+        c->pend_watch++;
+    } else if (req->type == PROTO_QUICK || (req->type == PROTO_CREATE && !req->vs_computer)) {
+        op->counted = OP_COUNT_WAIT;
+        c->pend_wait++;
+    }
 
     switch (req->type) {
     case PROTO_CREATE: {
@@ -1462,6 +1479,19 @@ gm_conn *gm_conn_open(gm *g, void *conn_ud)
 int gm_conn_busy(const gm_conn *c)
 {
     return c->refs > 1;
+}
+
+void gm_conn_holdings(const gm_conn *c, unsigned *watching, unsigned *waiting)
+{
+    unsigned w = c->pend_watch, s = c->pend_wait;
+    for (const gm_member *m = c->members; m; m = m->conn_next) {
+        if (m->role == ROLE_WATCH)
+            w++;
+        else if (m->room->have_rec && m->room->rec.st.status == GAME_WAITING)
+            s++;
+    }
+    *watching = w;
+    *waiting = s;
 }
 
 void gm_conn_close(gm *g, gm_conn *c)

@@ -89,7 +89,11 @@ static void node_start(int i, const char *abandon)
     char *argv[] = {TTT_SERVER_BIN, "--host", "127.0.0.1", "--port", port,
                     "--web", TTT_SOURCE_DIR "/web", "--redis", R.url, "--instance", inst,
                     "--abandon-timeout", (char *)(abandon ? abandon : "60"),
-                    "--log-level", "debug", NULL};
+                    "--log-level", "debug",
+                    /* every client here is 127.0.0.1, and two_thousand_ids opens
+                     * 100 waiting games per connection on purpose */
+                    "--max-waiting", "0", "--max-waiting-per-ip", "0",
+                    "--max-connections-per-ip", "0", "--ip-rate-limit", "0", NULL};
     n->pid = proc_spawn(argv, n->log);
     cr_assert(n->pid > 0 && proc_wait_port(n->port, n->pid, 10000) == 0,
               "%s did not start (log %s)", inst, n->log);
