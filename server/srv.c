@@ -523,6 +523,7 @@ srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, store *st, char *er
     static struct lws_protocols protocols[3];
     protocols[0] = (struct lws_protocols){"http", http_cb, 0, 0, 0, NULL, 0};
     protocols[0].per_session_data_size = http_session_size();
+    protocols[0].tx_packet_size = http_tx_packet_size();
     /* rx_buffer_size is lws' per-connection receive chunk, not a message
      * limit (NOTES-lws): it is allocated for every connection, so it is kept
      * small and larger messages are reassembled in on_receive() */
@@ -560,6 +561,7 @@ srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, store *st, char *er
     info.mounts = &mount;
     info.user = s;
     info.vhost_name = "ttt";
+    http_context_options(&info);   /* 414/431 limits: http.c */
     /* lws sizes a table by this; the process limit may be far larger (NOTES-lws) */
     info.fd_limit_per_thread = (unsigned int)opt->max_conns + 256;
     info.count_threads = 1;
