@@ -94,6 +94,7 @@ typedef struct http_req {
     uint8_t headers_done;
     uint8_t close_after;        /* close instead of keeping the connection */
     uint8_t redispatched;       /* lws re-dispatched it: no WRITEABLE comes any more */
+    uint8_t body_done;          /* HTTP_BODY_COMPLETION came once */
 } http_req;
 
 struct http_files {
@@ -484,6 +485,18 @@ static int head_too_large(struct lws *wsi, int uri_len)
     return 0;
 }
 
+/* Whether lws expects a request body (it reads Content-Length with atoll
+ * into an unsigned length: anything but 0 is a body, "-1" a huge one). */
+static int has_body(struct lws *wsi)
+{
+    char v[32];
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+        return 0;
+    if (lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+        return 1;
+    return atoll(v) != 0;
+}
+
 static int on_http(srv *s, struct lws *wsi, const char *in, size_t len)
 {
     http_files *f = srv_files(s);
@@ -513,6 +526,14 @@ static int on_http(srv *s, struct lws *wsi, const char *in, size_t len)
 
     int get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
     r->head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+    /* A body on GET or HEAD means nothing to these routes, and lws 4.1
+     * mishandles what follows one: after a transaction completed inside
+     * this callback it reads the next pipelined bytes in a loop that never
+     * consumes them (lws_http_action, the loop after "deal_body"), and it
+     * re-delivers BODY_COMPLETION for them. So such a connection is closed
+     * after the answer, which stops both. */
+    if (has_body(wsi))
+        r->close_after = 1;
     int too_large = head_too_large(wsi, (int)len);
     if (too_large) {
         r->close_after = 1;   /* the head was cut short: nothing more of it is trusted */
@@ -563,6 +584,32 @@ int http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
     case LWS_CALLBACK_HTTP_WRITEABLE:
         r = req_find(srv_files(s), wsi);
         return r ? req_pump(srv_files(s), wsi, r) : 0;
+    case LWS_CALLBACK_HTTP_BODY:
+        return 0;   /* read and dropped */
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        /* Not lws_callback_http_dummy: it completes the transaction, under
+         * an answer still being loaded. lws 4.1 calls this again for every
+         * read that follows the body without consuming it; the first is the
+         * body's end, a later one (or one with no request left) ends the
+         * connection, as has_body() already promised. */
+        r = req_find(srv_files(s), wsi);
+        if (r && !r->body_done) {
+            r->body_done = 1;
+            return 0;
+        }
+        if (r)
+            req_end(srv_files(s), r);
+        return -1;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        /* lws 4.1 answers an Upgrade other than websocket or h2c with 403
+         * and completes the transaction, which frees (or resets) the header
+         * table; on a keep-alive connection it then goes on to ask this
+         * protocol and to compare `in`, a pointer into that table, with
+         * "websocket": a use-after-free any client can trigger with a second
+         * request (found by fuzz_http). An upgrade whose header is still
+         * there is genuine and left to the ws protocol; otherwise hang up
+         * before lws reads the freed table. */
+        return lws_hdr_total_length(wsi, WSI_TOKEN_UPGRADE) > 0 ? 0 : -1;
     case LWS_CALLBACK_CLOSED_HTTP:
         /* lws 4.1 sends this for every connection that reached
          * LWS_CALLBACK_HTTP, also at lws_context_destroy (synchronously,

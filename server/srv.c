@@ -73,6 +73,7 @@ struct srv {
 /* http.c reaches the srv through lws_context_user(); these keep the struct private */
 http_files *srv_files(const srv *s);
 http_files *srv_files(const srv *s) { return s->files; }
+struct lws_context *srv_lws_context(const srv *s) { return s->ctx; }
 gm *srv_gm(const srv *s) { return s->gm; }
 store *srv_store(const srv *s) { return s->st; }
 const srv_options *srv_opts(const srv *s) { return &s->opt; }

@@ -58,6 +58,8 @@ const srv_stats *srv_get_stats(const srv *s);
 gm *srv_gm(const srv *s);
 store *srv_store(const srv *s);
 const srv_options *srv_opts(const srv *s);
+/* The lws context, for tests that adopt a socket into it (fuzz_http). */
+struct lws_context *srv_lws_context(const srv *s);
 
 /* http.c */
 typedef struct http_files http_files;

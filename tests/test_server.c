@@ -2352,3 +2352,52 @@ Test(http_hardening, too_large, .description = "a 10000-byte URI gets 414 and a 
     http_free(&r);
     cr_assert(status == 200, "/healthz afterwards: %d", status);
 }
+
+Test(http_hardening, unknown_upgrade_on_keep_alive, .description = "found by fuzz_http: a "
+     "second keep-alive request with an Upgrade other than websocket gets 403 and a close; "
+     "lws 4.1 used to read its freed header table (a use-after-free), and the server still "
+     "answers afterwards")
+{
+    own_server(NULL);
+    const char *req = HTTP_H "GET /healthz HTTP/1.1\r\nHost: x\r\nUpgrade: foo\r\n\r\n";
+    int timed_out;
+    char *out = raw_exchange(S.port, req, strlen(req), 5000, &timed_out, NULL);
+    cr_assert(out, "connect");
+    int ok = count_of(out, "HTTP/1.1 200 "), forbidden = count_of(out, " 403 ");
+    free(out);
+    cr_assert(ok == 1 && forbidden == 1 && !timed_out, "answers: %d x 200, %d x 403%s", ok,
+              forbidden, timed_out ? ", left open" : "");
+    http_resp r;
+    cr_assert(http_get(S.port, "/healthz", &r) == 0, "/healthz afterwards failed (log %s)",
+              S.log);
+    int status = r.status;
+    http_free(&r);
+    cr_assert(status == 200, "/healthz afterwards: %d", status);
+    pid_t pid = S.pid;
+    cr_assert(kill(pid, SIGTERM) == 0);
+    int st = proc_wait_exit(pid, 10000);
+    if (st != -1)
+        S.pid = 0;
+    if (has_sanitizer_report(S.log))
+        print_sanitizer_lines(S.log);
+    cr_assert(!has_sanitizer_report(S.log), "sanitizer report in %s", S.log);
+}
+
+Test(http_hardening, body_then_pipelined, .description = "found by fuzz_http: a GET with "
+     "a Content-Length body followed by more bytes is answered and closed; lws 4.1 used to "
+     "spin for ever on the bytes after the body, stopping the whole event loop")
+{
+    need_server();
+    const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nX" HTTP_H;
+    int timed_out;
+    char *out = raw_exchange(S.port, req, strlen(req), 5000, &timed_out, NULL);
+    cr_assert(out, "connect");
+    int ok = count_of(out, "HTTP/1.1 200 ");
+    free(out);
+    cr_assert(ok >= 1 && !timed_out, "%d answers%s", ok, timed_out ? ", then silence" : "");
+    http_resp r;
+    cr_assert(http_get(S.port, "/healthz", &r) == 0, "the server stopped answering");
+    int status = r.status;
+    http_free(&r);
+    cr_assert(status == 200, "/healthz afterwards: %d", status);
+}
