@@ -2383,18 +2383,19 @@ Test(http_hardening, unknown_upgrade_on_keep_alive, .description = "found by fuz
     cr_assert(!has_sanitizer_report(S.log), "sanitizer report in %s", S.log);
 }
 
-Test(http_hardening, body_then_pipelined, .description = "found by fuzz_http: a GET with "
-     "a Content-Length body followed by more bytes is answered and closed; lws 4.1 used to "
-     "spin for ever on the bytes after the body, stopping the whole event loop")
+Test(http_hardening, body_then_pipelined, .description = "found by fuzz_http: a pipelined "
+     "GET with a Content-Length body is answered and closed; lws 4.1 used to re-read its own "
+     "buffered request as the body and then loop for ever, stopping the whole event loop")
 {
     need_server();
-    const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nX" HTTP_H;
+    const char *req = HTTP_H "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nX"
+                      HTTP_H_CLOSE;
     int timed_out;
     char *out = raw_exchange(S.port, req, strlen(req), 5000, &timed_out, NULL);
     cr_assert(out, "connect");
     int ok = count_of(out, "HTTP/1.1 200 ");
     free(out);
-    cr_assert(ok >= 1 && !timed_out, "%d answers%s", ok, timed_out ? ", then silence" : "");
+    cr_assert(ok >= 2 && !timed_out, "%d answers%s", ok, timed_out ? ", then silence" : "");
     http_resp r;
     cr_assert(http_get(S.port, "/healthz", &r) == 0, "the server stopped answering");
     int status = r.status;
