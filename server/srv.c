@@ -119,6 +119,7 @@ struct srv {
 /* http.c reaches the srv through lws_context_user(); these keep the struct private */
 http_files *srv_files(const srv *s);
 http_files *srv_files(const srv *s) { return s->files; }
+struct lws_context *srv_lws_context(const srv *s) { return s->ctx; }
 gm *srv_gm(const srv *s) { return s->gm; }
 store *srv_store(const srv *s) { return s->st; }
 const srv_options *srv_opts(const srv *s) { return &s->opt; }
@@ -847,6 +848,7 @@ srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, store *st, char *er
     static struct lws_protocols protocols[3];
     protocols[0] = (struct lws_protocols){"http", http_cb, 0, 0, 0, NULL, 0};
     protocols[0].per_session_data_size = http_session_size();
+    protocols[0].tx_packet_size = http_tx_packet_size();
     /* rx_buffer_size is lws' per-connection receive chunk, not a message
      * limit (NOTES-lws): it is allocated for every connection, so it is kept
      * small and larger messages are reassembled in on_receive() */
@@ -884,6 +886,7 @@ srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, store *st, char *er
     info.mounts = &mount;
     info.user = s;
     info.vhost_name = "ttt";
+    http_context_options(&info);   /* 414/431 limits: http.c */
     /* lws sizes a table by this; the process limit may be far larger (NOTES-lws) */
     info.fd_limit_per_thread = (unsigned int)opt->max_conns + 256;
     info.count_threads = 1;

@@ -75,6 +75,8 @@ const srv_stats *srv_get_stats(const srv *s);
 gm *srv_gm(const srv *s);
 store *srv_store(const srv *s);
 const srv_options *srv_opts(const srv *s);
+/* The lws context, for tests that adopt a socket into it (fuzz_http). */
+struct lws_context *srv_lws_context(const srv *s);
 
 /* http.c */
 typedef struct http_files http_files;
@@ -83,6 +85,10 @@ void http_files_free(http_files *f);
 size_t http_files_count(const http_files *f);
 int http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len);
 size_t http_session_size(void);
+size_t http_tx_packet_size(void);
+/* The request-head limits (token limits, header buffer) for lws_create_context. */
+struct lws_context_creation_info;
+void http_context_options(struct lws_context_creation_info *info);
 
 /* metrics.c: the /metrics body, malloc'd; *len set. */
 char *metrics_render(srv *s, size_t *len);
