@@ -364,13 +364,18 @@ static void done_computer(gm_op *op, const store_game *rec)
 
 static const gm_op_kind kind_computer = {"computer", NULL, mut_computer, done_computer, NULL, 0};
 
+/* one of the process' own ops, acting for seat `mark` of room */
+static void start_for_seat(gm *g, const gm_op_kind *k, gm_room *room, uint8_t mark)
+{
+    gm_args a = {.tag = GM_ARGS_MARK, .u.mark = mark};
+    gm_op_start_own(g, k, room, &a, sizeof a);
+}
+
 void gm_start_computer(gm *g, gm_room *room, const store_game *rec)
 {
     uint8_t turn = gm_computer_to_move(rec);
-    if (!turn)
-        return;
-    gm_args a = {.tag = GM_ARGS_MARK, .u.mark = turn};
-    gm_op_start_own(g, &kind_computer, room, &a, sizeof a);
+    if (turn)
+        start_for_seat(g, &kind_computer, room, turn);
 }
 
 /* ---- presence and time ---------------------------------------------------------------- */
@@ -385,8 +390,7 @@ static const gm_op_kind kind_leave = {"leave", NULL, mut_leave, NULL, NULL, 0};
 
 void gm_start_leave(gm *g, gm_room *room, uint8_t mark)
 {
-    gm_args a = {.tag = GM_ARGS_MARK, .u.mark = mark};
-    gm_op_start_own(g, &kind_leave, room, &a, sizeof a);
+    start_for_seat(g, &kind_leave, room, mark);
 }
 
 static int mut_present(gm_op *op, store_game *rec)
@@ -399,8 +403,7 @@ static const gm_op_kind kind_present = {"present", NULL, mut_present, NULL, NULL
 
 void gm_start_present(gm *g, gm_room *room, uint8_t mark)
 {
-    gm_args a = {.tag = GM_ARGS_MARK, .u.mark = mark};
-    gm_op_start_own(g, &kind_present, room, &a, sizeof a);
+    start_for_seat(g, &kind_present, room, mark);
 }
 
 static int mut_orphan(gm_op *op, store_game *rec)
