@@ -12,6 +12,7 @@
  * move's done. */
 #include "gm_kinds.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <string.h>
 #include <utlist.h>
@@ -21,7 +22,16 @@
 
 gm_args *gm_op_args(gm_op *op)
 {
+    assert(op->args_len == sizeof(gm_args));
     return (gm_args *)op->args;
+}
+
+/* The op's arguments, which must be the variant its kind is started with. */
+static gm_args *args_as(gm_op *op, gm_args_tag tag)
+{
+    gm_args *a = gm_op_args(op);
+    assert(a->tag == tag);
+    return a;
 }
 
 int gm_seat_args_token(gm_seat_args *a)
@@ -51,6 +61,7 @@ static gm_ctx ctx_of(gm_op *op)
 static gm_seat_args *seat_of(gm_op *op)
 {
     gm_args *a = gm_op_args(op);
+    assert(a->tag == GM_ARGS_SEAT || a->tag == GM_ARGS_REMATCH);
     return a->tag == GM_ARGS_REMATCH ? &a->u.rematch.seat : &a->u.seat;
 }
 
@@ -322,7 +333,7 @@ const gm_op_kind gm_kind_watch = {"watch", NULL, mut_watch, done_watch, NULL, 1}
 static int mut_move(gm_op *op, store_game *rec)
 {
     gm_ctx cx = ctx_of(op);
-    return gm_rule_move(&cx, &gm_op_args(op)->u.move, rec);
+    return gm_rule_move(&cx, &args_as(op, GM_ARGS_MOVE)->u.move, rec);
 }
 
 static void done_move(gm_op *op, const store_game *rec)
@@ -337,7 +348,7 @@ const gm_op_kind gm_kind_move = {"move", NULL, mut_move, done_move, NULL, 1};
 static int mut_resign(gm_op *op, store_game *rec)
 {
     gm_ctx cx = ctx_of(op);
-    return gm_rule_resign(&cx, gm_op_args(op)->u.mark, rec);
+    return gm_rule_resign(&cx, args_as(op, GM_ARGS_MARK)->u.mark, rec);
 }
 
 const gm_op_kind gm_kind_resign = {"resign", NULL, mut_resign, NULL, NULL, 1};
@@ -383,7 +394,7 @@ void gm_start_computer(gm *g, gm_room *room, const store_game *rec)
 static int mut_leave(gm_op *op, store_game *rec)
 {
     gm_ctx cx = ctx_of(op);
-    return gm_rule_leave(&cx, gm_op_args(op)->u.mark, rec);
+    return gm_rule_leave(&cx, args_as(op, GM_ARGS_MARK)->u.mark, rec);
 }
 
 static const gm_op_kind kind_leave = {"leave", NULL, mut_leave, NULL, NULL, 0};
@@ -396,7 +407,7 @@ void gm_start_leave(gm *g, gm_room *room, uint8_t mark)
 static int mut_present(gm_op *op, store_game *rec)
 {
     gm_ctx cx = ctx_of(op);
-    return gm_rule_present(&cx, gm_op_args(op)->u.mark, rec);
+    return gm_rule_present(&cx, args_as(op, GM_ARGS_MARK)->u.mark, rec);
 }
 
 static const gm_op_kind kind_present = {"present", NULL, mut_present, NULL, NULL, 0};
@@ -409,7 +420,7 @@ void gm_start_present(gm *g, gm_room *room, uint8_t mark)
 static int mut_orphan(gm_op *op, store_game *rec)
 {
     gm_ctx cx = ctx_of(op);
-    return gm_rule_orphan(&cx, gm_op_args(op)->u.instance, rec);
+    return gm_rule_orphan(&cx, args_as(op, GM_ARGS_ORPHAN)->u.instance, rec);
 }
 
 const gm_op_kind gm_kind_orphan = {"orphan", NULL, mut_orphan, NULL, NULL, 0};
@@ -440,7 +451,7 @@ static void done_rematch(gm_op *op, const store_game *rec)
     gm_op *next = gm_op_chain(op, &kind_rematch_new, 1);
     if (!next)
         return;
-    gm_op_args(next)->u.rematch.old_game = *rec;
+    args_as(next, GM_ARGS_REMATCH)->u.rematch.old_game = *rec;
     gm_op_start(next);
 }
 
@@ -459,7 +470,7 @@ static void on_rematch_created(void *ud, int status, const store_game *rec)
         gm_op_fail(op, PROTO_EUNAVAILABLE);
         return;
     }
-    gm_op_args(link)->u.rematch.new_game = *rec;
+    args_as(link, GM_ARGS_REMATCH)->u.rematch.new_game = *rec;
     link->tries = 0;
     gm_op_finish(op);
     gm_op_apply(link, &link->room->rec);
@@ -467,7 +478,7 @@ static void on_rematch_created(void *ud, int status, const store_game *rec)
 
 static void begin_rematch_new(gm_op *op)
 {
-    gm_rematch_args *a = &gm_op_args(op)->u.rematch;
+    gm_rematch_args *a = &args_as(op, GM_ARGS_REMATCH)->u.rematch;
     if (gm_seat_args_token(&a->seat) != 0) {
         gm_op_finish(op);   /* as if never asked: the client may ask again */
         return;
@@ -483,13 +494,13 @@ static const gm_op_kind kind_rematch_new = {"rematch", begin_rematch_new, NULL, 
 static int mut_link(gm_op *op, store_game *rec)
 {
     gm_ctx cx = ctx_of(op);
-    return gm_rule_link(&cx, gm_op_args(op)->u.rematch.new_game.id, rec);
+    return gm_rule_link(&cx, args_as(op, GM_ARGS_REMATCH)->u.rematch.new_game.id, rec);
 }
 
 static void done_link(gm_op *op, const store_game *rec)
 {
     gm *g = op->gm;
-    const gm_rematch_args *a = &gm_op_args(op)->u.rematch;
+    const gm_rematch_args *a = &args_as(op, GM_ARGS_REMATCH)->u.rematch;
     gm_room *nr = gm_room_get(g, a->new_game.id, 1);
     if (!nr)
         return;

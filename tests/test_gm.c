@@ -140,7 +140,17 @@ static void setup(void)
 }
 
 static int stopped, store_closed;
-static void on_stopped(void *ud) { (void)ud; stopped++; }
+static fconn *stop_watch;        /* when set: how many messages it had at the stop */
+static int msgs_at_stop = -1;
+
+static void on_stopped(void *ud)
+{
+    (void)ud;
+    stopped++;
+    if (stop_watch)
+        msgs_at_stop = stop_watch->n;
+}
+
 static void on_store_closed(void *ud) { (void)ud; store_closed++; }
 
 /* main.c's order: manager drains, store closes, manager is freed. */
@@ -701,6 +711,22 @@ Test(gm, shutdown_waits, .description = "shutdown waits for a request in flight,
     cr_assert_eq(stopped, 1);
     expect(x, PROTO_S_JOINED);
     stopped = 0;   /* teardown shuts down again */
+    conn_free(x);
+    drain();
+}
+
+Test(gm, shutdown_timeout, .description = "shutdown stops waiting when its timer fires on the clock")
+{
+    fconn *x = conn_open();
+    rq(x, PROTO_CREATE, 0);
+    stop_watch = x;
+    gm_shutdown(G, 100, on_stopped, NULL);
+    advance(100);   /* the stop timer fires before the store's reply is run */
+    cr_assert_eq(stopped, 1);
+    cr_assert_eq(msgs_at_stop, 0, "done came from the timer, with the create still in flight");
+    expect(x, PROTO_S_JOINED);   /* the request still completed */
+    stopped = 0;
+    stop_watch = NULL;
     conn_free(x);
     drain();
 }
