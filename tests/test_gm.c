@@ -154,8 +154,12 @@ static void on_stopped(void *ud)
 static void on_store_closed(void *ud) { (void)ud; store_closed++; }
 
 /* main.c's order: manager drains, store closes, manager is freed. */
+static void conns_free(void);
+
 static void teardown(void)
 {
+    conns_free();   /* their seats say goodbye, as when a server drains */
+    drain();
     gm_shutdown(G, 1000, on_stopped, NULL);
     drain();
     cr_assert_eq(stopped, 1, "shutdown completes once nothing is in flight");
@@ -168,13 +172,17 @@ static void teardown(void)
     cr_assert_eq(uv_loop_close(&loop), 0);
 }
 
+static fconn *conns[8];          /* every connection a test opened, freed by teardown */
+static int nconns;
+
 static fconn *conn_open(void)
 {
+    cr_assert_lt(nconns, 8);
     fconn *fc = calloc(1, sizeof(*fc));
     cr_assert_not_null(fc);
     fc->c = gm_conn_open(G, fc);
     cr_assert_not_null(fc->c);
-    return fc;
+    return conns[nconns++] = fc;
 }
 
 /* The connection leaves; its record of messages stays for the test. */
@@ -184,12 +192,15 @@ static void conn_close(fconn *fc)
     gm_conn_close(G, fc->c);
 }
 
-static void conn_free(fconn *fc)
+static void conns_free(void)
 {
-    if (!fc->closed)
-        conn_close(fc);
-    free(fc->msgs);
-    free(fc);
+    for (int i = 0; i < nconns; i++) {
+        if (!conns[i]->closed)
+            conn_close(conns[i]);
+        free(conns[i]->msgs);
+        free(conns[i]);
+    }
+    nconns = 0;
 }
 
 static void request(fconn *fc, proto_req r)
@@ -301,9 +312,6 @@ Test(gm, ping_list_create_join, .description = "ping, create, list, join: replie
     cr_assert_eq(stats().games_created, 1);
     cr_assert_eq(stats().rooms, 1);
     cr_assert_eq(stats().members, 2);
-    conn_free(x);
-    conn_free(o);
-    drain();
 }
 
 Test(gm, moves_and_refusals, .description = "moves go to both; out of turn, taken, stale, not in game")
@@ -340,10 +348,6 @@ Test(gm, moves_and_refusals, .description = "moves go to both; out of turn, take
     expect_none(o);
     cr_assert_eq(stats().moves, 1);
     cr_assert_eq(stats().errors[PROTO_ENOT_IN_GAME], 3);
-    conn_free(x);
-    conn_free(o);
-    conn_free(z);
-    drain();
 }
 
 Test(gm, watch_and_resign, .description = "a spectator gets the newest state, then every one; resign ends it")
@@ -372,10 +376,6 @@ Test(gm, watch_and_resign, .description = "a spectator gets the newest state, th
     cr_assert_eq(stats().games_finished, 1);
     cr_assert_eq(stats().finished_by_result[GAME_RESULT_RESIGN], 1);
     expect_none(w);
-    conn_free(x);
-    conn_free(o);
-    conn_free(w);
-    drain();
 }
 
 Test(gm, leave_and_resume, .description = "a player who leaves shows away; the token takes the seat back")
@@ -400,10 +400,6 @@ Test(gm, leave_and_resume, .description = "a player who leaves shows away; the t
     drain();
     expect_error(o2, PROTO_ENOT_YOUR_TURN);
     expect_none(x);
-    conn_free(x);
-    conn_free(o);
-    conn_free(o2);
-    drain();
 }
 
 Test(gm, computer, .description = "against the computer: it answers each move in its own save")
@@ -424,8 +420,6 @@ Test(gm, computer, .description = "against the computer: it answers each move in
     cr_assert_eq(s->st.moves[1], 4, "perfect: the centre against a corner");
     cr_assert_eq(stats().moves, 2);
     expect_none(x);
-    conn_free(x);
-    drain();
 }
 
 Test(gm, quick, .description = "quick: the first opens a game, the second is matched into it")
@@ -444,9 +438,6 @@ Test(gm, quick, .description = "quick: the first opens a game, the second is mat
     cr_assert_eq(j->mark, GAME_O);
     cr_assert_eq(expect(b, PROTO_S_STATE)->st.status, GAME_PLAYING);
     cr_assert_eq(expect(a, PROTO_S_STATE)->st.status, GAME_PLAYING);
-    conn_free(a);
-    conn_free(b);
-    drain();
 }
 
 Test(gm, quick_stale, .description = "quick: a queued game whose creator left is ended, and a new one opened")
@@ -465,9 +456,6 @@ Test(gm, quick_stale, .description = "quick: a queued game whose creator left is
     cr_assert_eq(expect(b, PROTO_S_STATE)->st.status, GAME_WAITING);
     expect_none(b);
     cr_assert_eq(stats().games_finished, 1, "the stale game ended");
-    conn_free(a);
-    conn_free(b);
-    drain();
 }
 
 Test(gm, rematch, .description = "rematch: the offer goes to the opponent; the second ask starts a game")
@@ -505,9 +493,6 @@ Test(gm, rematch, .description = "rematch: the offer goes to the opponent; the s
     rq(x, PROTO_REMATCH, id);
     drain();
     expect_error(x, PROTO_EGAME_OVER);
-    conn_free(x);
-    conn_free(o);
-    drain();
 }
 
 Test(gm, rematch_computer, .description = "rematch against the computer: it is X and has moved")
@@ -529,8 +514,6 @@ Test(gm, rematch_computer, .description = "rematch against the computer: it is X
     cr_assert_eq(s->st.ply, 1);
     cr_assert_eq(s->turn, GAME_O);
     expect_none(x);
-    conn_free(x);
-    drain();
 }
 
 /* ---- races, timeouts, closing in flight -------------------------------------------------- */
@@ -552,9 +535,6 @@ Test(gm, conflict_retry, .description = "a move and a resign race: one save conf
     expect(o, PROTO_S_STATE);
     expect_none(x);
     expect_none(o);
-    conn_free(x);
-    conn_free(o);
-    drain();
 }
 
 Test(gm, conflict_refused, .description = "two joins race: the loser's retry finds the seat taken")
@@ -575,10 +555,6 @@ Test(gm, conflict_refused, .description = "two joins race: the loser's retry fin
     cr_assert_eq(expect(a, PROTO_S_JOINED)->mark, GAME_O);
     expect_error(b, PROTO_EGAME_FULL);
     expect_none(b);
-    conn_free(x);
-    conn_free(a);
-    conn_free(b);
-    drain();
 }
 
 Test(gm, wait_timeout, .description = "a game nobody joins ends once wait_ms has passed on the clock")
@@ -596,8 +572,6 @@ Test(gm, wait_timeout, .description = "a game nobody joins ends once wait_ms has
     cr_assert_eq(s->st.result, GAME_RESULT_ABANDON);
     cr_assert_eq(s->st.winner, GAME_NONE);
     expect_none(x);
-    conn_free(x);
-    drain();
 }
 
 Test(gm, abandon_timeout, .description = "a seat away for abandon_ms loses, by the clock's tick")
@@ -616,9 +590,6 @@ Test(gm, abandon_timeout, .description = "a seat away for abandon_ms loses, by t
     cr_assert_eq(s->st.result, GAME_RESULT_ABANDON);
     cr_assert_eq(s->st.winner, GAME_X);
     expect_none(x);
-    conn_free(x);
-    conn_free(o);
-    drain();
 }
 
 Test(gm, close_in_flight, .description = "a connection that closes while its join is in flight gives the seat back")
@@ -641,9 +612,6 @@ Test(gm, close_in_flight, .description = "a connection that closes while its joi
     cr_assert_eq(s->st.status, GAME_PLAYING);
     cr_assert_eq(s->seat[1], PROTO_SEAT_AWAY);
     cr_assert_eq(stats().members, 1);
-    conn_free(x);
-    conn_free(o);
-    drain();
 }
 
 Test(gm, orphan_and_present, .description = "our seats taken for dead come back when the store is up again")
@@ -665,9 +633,6 @@ Test(gm, orphan_and_present, .description = "our seats taken for dead come back 
     x->seen = x->n;
     cr_assert_eq(s->seat[0], PROTO_SEAT_CONNECTED, "present put X back");
     cr_assert_eq(s->seat[1], PROTO_SEAT_CONNECTED, "and O");
-    conn_free(x);
-    conn_free(o);
-    drain();
 }
 
 static int view_status = 1;
@@ -697,8 +662,6 @@ Test(gm, http_view, .description = "the HTTP view: a state for a game, not found
     gm_game_state(G, id + 50, on_view, NULL);
     drain();
     cr_assert_eq(view_status, STORE_ENOTFOUND);
-    conn_free(x);
-    drain();
 }
 
 Test(gm, shutdown_waits, .description = "shutdown waits for a request in flight, and its reply still goes out")
@@ -711,8 +674,6 @@ Test(gm, shutdown_waits, .description = "shutdown waits for a request in flight,
     cr_assert_eq(stopped, 1);
     expect(x, PROTO_S_JOINED);
     stopped = 0;   /* teardown shuts down again */
-    conn_free(x);
-    drain();
 }
 
 Test(gm, shutdown_timeout, .description = "shutdown stops waiting when its timer fires on the clock")
@@ -727,6 +688,4 @@ Test(gm, shutdown_timeout, .description = "shutdown stops waiting when its timer
     expect(x, PROTO_S_JOINED);   /* the request still completed */
     stopped = 0;
     stop_watch = NULL;
-    conn_free(x);
-    drain();
 }
