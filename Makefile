@@ -2,6 +2,9 @@
 #
 #   make run    install what is missing, build, serve http://localhost:8080
 #   make test   install what is missing, build with sanitizers, run every test
+#               (each fuzz target and the network fuzzer for a few seconds too)
+#   make fuzz   the fuzz targets for FUZZ_SECONDS each (default 60), then the
+#               network fuzzer in its long mode (docs/fuzzing.md)
 #   make cluster  redis-server + 2 ttt-server processes + nginx, on one machine
 #                 (make cluster-down stops them; CLUSTER_ARGS="-n 3 --port 9000")
 #
@@ -11,8 +14,13 @@ BUILD      ?= build
 TEST_BUILD ?= build/test
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS       ?=
+FUZZ_BUILD ?= build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SEED  ?= $(shell date +%s)
+NETFUZZ_ARGS ?=
 
-.PHONY: all deps test-deps cluster-deps build run test cluster cluster-down clean
+.PHONY: all deps test-deps cluster-deps build run test test-build fuzz fuzz-build cluster \
+        cluster-down clean
 
 all: build
 
@@ -32,10 +40,31 @@ build: deps
 run: build
 	./$(BUILD)/ttt-server $(ARGS)
 
-test: test-deps
-	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTTT_SANITIZE=ON -DTTT_TESTS=ON >/dev/null
+# The libFuzzer targets need clang: they live in a build of their own, whose
+# binaries the test build runs as ctests (TTT_FUZZ_BIN_DIR), so that one ctest
+# run, and its summary, covers everything.
+fuzz-build: test-deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+	       -DTTT_FUZZ=ON -DTTT_TESTS=OFF -DTTT_FUZZ_SECONDS=5 -DTTT_FUZZ_RUNS=2000000 \
+	       -DTTT_FUZZ_WORK_DIR= >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
+
+test-build: test-deps fuzz-build
+	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTTT_SANITIZE=ON -DTTT_TESTS=ON \
+	       -DTTT_FUZZ_BIN_DIR=$(abspath $(FUZZ_BUILD)) >/dev/null
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
+
+test: test-build
 	cd $(TEST_BUILD) && ctest --output-on-failure --timeout 900
+
+# Each target FUZZ_SECONDS long, with a corpus that grows from run to run in
+# $(FUZZ_BUILD)/corpus (the seeds in tests/fuzz/corpus are only read), then
+# ttt-netfuzz --long against the sanitized test server.
+fuzz: test-build
+	@cmake -S . -B $(FUZZ_BUILD) -DTTT_FUZZ_SECONDS=$(FUZZ_SECONDS) -DTTT_FUZZ_RUNS=-1 \
+	       -DTTT_FUZZ_WORK_DIR=$(abspath $(FUZZ_BUILD))/corpus >/dev/null
+	cd $(FUZZ_BUILD) && ctest -V -L fuzz
+	./$(TEST_BUILD)/tests/netfuzz/ttt-netfuzz --long --seed $(FUZZ_SEED) $(NETFUZZ_ARGS)
 
 CLUSTER_ARGS ?=
 cluster: build cluster-deps

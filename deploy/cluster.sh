@@ -180,8 +180,10 @@ load_state() {
 start_server() {
     local k=$1 p=$2 pid
     # shellcheck disable=SC2086
+    # nginx connects from 127.0.0.1: trusting it makes the per-address
+    # limits count nginx's X-Real-IP / X-Forwarded-For, the real clients
     setsid "$SERVER" --host 127.0.0.1 --port "$p" --redis "$REDIS_URL" \
-        --instance "ttt-$k" --web "$WEB" $SERVER_ARGS \
+        --instance "ttt-$k" --web "$WEB" --trusted-proxy 127.0.0.1 $SERVER_ARGS \
         </dev/null >>"$dir/server-$k.log" 2>&1 &
     pid=$!
     echo "$pid" >"$dir/server-$k.pid"

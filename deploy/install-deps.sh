@@ -5,7 +5,8 @@
 #   deploy/install-deps.sh          build + run (compiler, libraries)
 #   deploy/install-deps.sh --cluster  also nginx, for `make cluster`
 #   deploy/install-deps.sh --test   also what `make test` needs (redis-server,
-#                                   nginx, Chromium and its driver)
+#                                   nginx, Chromium and its driver, clang and
+#                                   its sanitizer/libFuzzer runtimes)
 #
 # Runs apt-get directly as root, through sudo otherwise. Prints nothing but a
 # one-line summary when everything is already there.
@@ -15,7 +16,7 @@ build_pkgs=(build-essential cmake pkg-config libwebsockets-dev libjansson-dev
             libuv1-dev libhiredis-dev libssl-dev uthash-dev)
 run_pkgs=(redis-server)
 test_pkgs=(libcriterion-dev redis-server nginx-light chromium chromium-driver
-           python3 python3-selenium curl procps)
+           python3 python3-selenium curl procps clang libclang-rt-14-dev)
 
 cluster_pkgs=(nginx-light)
 

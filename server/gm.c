@@ -93,6 +93,13 @@ void gm_request(gm *g, gm_conn *c, const proto_req *req)
         return;
     }
     op->reqid = req->id;
+    /* the network layer's caps count requests in flight, so a burst of
+     * watches cannot slip past them before the first one completes */
+    if (req->type == PROTO_WATCH)
+        op->counted = GM_COUNT_WATCH;
+    else if (req->type == PROTO_QUICK || (req->type == PROTO_CREATE && !req->vs_computer))
+        op->counted = GM_COUNT_WAIT;
+    gm_conn_count(c, op->counted);
     /* a seat handed out needs its token */
     if (req->type != PROTO_RESUME && a.tag == GM_ARGS_SEAT &&
         gm_seat_args_token(&gm_op_args(op)->u.seat) != 0) {
@@ -118,6 +125,19 @@ gm_conn *gm_conn_open(gm *g, void *conn_ud)
 int gm_conn_busy(const gm_conn *c)
 {
     return c->refs > 1;
+}
+
+void gm_conn_holdings(const gm_conn *c, unsigned *watching, unsigned *waiting)
+{
+    unsigned w = c->pend_watch, s = c->pend_wait;
+    for (const gm_member *m = c->members; m; m = m->conn_next) {
+        if (m->role == GM_ROLE_WATCH)
+            w++;
+        else if (m->room->have_rec && m->room->rec.st.status == GAME_WAITING)
+            s++;
+    }
+    *watching = w;
+    *waiting = s;
 }
 
 void gm_conn_close(gm *g, gm_conn *c)
@@ -196,6 +216,15 @@ static void on_orphaned(void *ud, uint32_t instance, const int64_t *ids, size_t 
     }
 }
 
+/* The store lost its data: every game we hold a room for is gone. */
+static void on_lost(void *ud)
+{
+    gm *g = ud;
+    log_error("store lost its data: dropping %u rooms; their players get no_such_game",
+              HASH_COUNT(g->rooms));
+    gm_rooms_lost(g);
+}
+
 static void on_claimed(void *ud, int status, const int64_t *ids, size_t n)
 {
     gm *g = ud;
@@ -224,7 +253,7 @@ static void on_tick(void *arg)
 store_events gm_store_events(gm *g)
 {
     store_events ev = {.ud = g, .published = on_published, .health = on_health,
-                       .orphaned = on_orphaned};
+                       .orphaned = on_orphaned, .lost = on_lost};
     return ev;
 }
 

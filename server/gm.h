@@ -79,6 +79,10 @@ void gm_conn_close(gm *g, gm_conn *c);
 /* 1 while a request of this connection is still in flight (its reply may
  * yet be sent): a draining server waits for it before closing. */
 int gm_conn_busy(const gm_conn *c);
+/* For the network layer's caps: the games this connection watches, and the
+ * games it holds a seat in that still wait for an opponent, each counting
+ * the watch / create / quick requests still in flight. O(games it is in). */
+void gm_conn_holdings(const gm_conn *c, unsigned *watching, unsigned *waiting);
 
 /* One parsed request from that connection. Replies (and errors) go out
  * through io.send, possibly after store round trips. */

@@ -188,7 +188,8 @@ static void on_created(void *ud, int status, const store_game *rec)
 {
     gm_op *op = ud;
     if (status != STORE_OK) {
-        gm_op_fail(op, PROTO_EUNAVAILABLE);
+        if (!gm_op_unknown(op, status))
+            gm_op_fail(op, PROTO_EUNAVAILABLE);
         return;
     }
     done_created(op, rec);
@@ -211,7 +212,8 @@ static void on_quick(void *ud, int status, const store_game *rec)
 {
     gm_op *op = ud;
     if (status != STORE_OK) {
-        gm_op_fail(op, PROTO_EUNAVAILABLE);
+        if (!gm_op_unknown(op, status))
+            gm_op_fail(op, PROTO_EUNAVAILABLE);
         return;
     }
     if (token_hash_equal(rec->seat[0].token_hash, seat_of(op)->hash) && rec->version == 1) {
@@ -461,7 +463,8 @@ static void on_rematch_created(void *ud, int status, const store_game *rec)
 {
     gm_op *op = ud;
     if (status != STORE_OK) {
-        gm_op_fail(op, PROTO_EUNAVAILABLE);
+        if (!gm_op_unknown(op, status))
+            gm_op_fail(op, PROTO_EUNAVAILABLE);
         return;
     }
     op->gm->stats.games_created++;

@@ -40,6 +40,8 @@ gm_op *gm_op_chain(gm_op *op, const gm_op_kind *k, int keep_room)
         return NULL;
     n->reqid = op->reqid;
     n->tries = op->tries;
+    n->counted = op->counted;
+    op->counted = GM_COUNT_NONE;
     if (keep_room && op->room) {
         n->room = op->room;
         n->room->refs++;
@@ -63,11 +65,25 @@ void gm_op_start_own(gm *g, const gm_op_kind *k, gm_room *room, const void *args
 void gm_op_finish(gm_op *op)
 {
     gm *g = op->gm;
+    gm_conn_uncount(op->conn, op->counted);
     gm_room_release(g, op->room);
     gm_conn_release(op->conn);
     free(op);
     g->inflight--;
     gm_maybe_stopped(g);
+}
+
+/* Any answer could be a lie ("unavailable" when the write ran, success when
+ * it did not), so the request gets none: the client's own timeout, or the
+ * room's next state, tells it more than a guess would. */
+int gm_op_unknown(gm_op *op, int status)
+{
+    if (status != STORE_EUNKNOWN)
+        return 0;
+    log_error("game %" PRId64 ": %s: the store cannot tell whether it was applied; "
+              "left unanswered", op->game_id, op->kind->name);
+    gm_op_finish(op);
+    return 1;
 }
 
 void gm_op_fail(gm_op *op, proto_err e)
@@ -91,6 +107,7 @@ void gm_op_run_waiting(gm *g, gm_room *r, proto_err e)
         } else {
             gm_reply_error(g, w->conn, &w->reqid, e, NULL);
             /* these ops never left the queue: no failure hook, no stop check */
+            gm_conn_uncount(w->conn, w->counted);
             gm_room_release(g, w->room);
             gm_conn_release(w->conn);
             g->inflight--;
@@ -131,7 +148,8 @@ static void on_saved(void *ud, int status, const store_game *rec)
         gm_op_fail(op, PROTO_ENO_SUCH_GAME);
         return;
     default:
-        gm_op_fail(op, PROTO_EUNAVAILABLE);
+        if (!gm_op_unknown(op, status))
+            gm_op_fail(op, PROTO_EUNAVAILABLE);
         return;
     }
 }

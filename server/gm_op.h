@@ -42,6 +42,8 @@ struct gm_op {
     uint8_t fresh;               /* the record came from the store, not the cache */
     uint8_t finished;            /* the save ended the game */
     uint8_t note;                /* the kind's own: what its mutate tells its done */
+    uint8_t counted;             /* a counter of the connection's this op holds
+                                    (GM_COUNT_*), released at finish */
     size_t args_len;
     max_align_t args[];          /* the kind's arguments, args_len bytes */
 };
@@ -51,7 +53,9 @@ struct gm_op {
 gm_op *gm_op_new(gm *g, const gm_op_kind *k, gm_conn *c, int64_t game_id,
                  const void *args, size_t args_len);
 /* The next step of op's request: same connection, request id, game, args
- * and tries; with keep_room the room too. Its own references. */
+ * and tries; with keep_room the room too. Its own references. The request
+ * is still in flight, so the connection counter op holds (if any) moves to
+ * the new op. */
 gm_op *gm_op_chain(gm_op *op, const gm_op_kind *k, int keep_room);
 /* Start a process' own op (no connection) on a room it holds. */
 void gm_op_start_own(gm *g, const gm_op_kind *k, gm_room *room, const void *args,
@@ -64,6 +68,9 @@ void gm_op_apply(gm_op *op, const store_game *cur);
 /* answer the request with e (unless the kind's failed hook chains on) and end */
 void gm_op_fail(gm_op *op, proto_err e);
 void gm_op_finish(gm_op *op);
+/* For a store write's reply: 1 (and op ended, unanswered) when status is
+ * STORE_EUNKNOWN, the write in doubt; else 0. */
+int gm_op_unknown(gm_op *op, int status);
 
 /* The room's subscription is settled: with PROTO_OK start the ops parked
  * on it, else answer each with e. */

@@ -10,6 +10,7 @@
 #include "gm_room.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <utlist.h>
 
@@ -55,6 +56,22 @@ void gm_conn_release(gm_conn *c)
         free(c);
 }
 
+void gm_conn_count(gm_conn *c, uint8_t which)
+{
+    if (c && which == GM_COUNT_WATCH)
+        c->pend_watch++;
+    else if (c && which == GM_COUNT_WAIT)
+        c->pend_wait++;
+}
+
+void gm_conn_uncount(gm_conn *c, uint8_t which)
+{
+    if (c && which == GM_COUNT_WATCH)
+        c->pend_watch--;
+    else if (c && which == GM_COUNT_WAIT)
+        c->pend_wait--;
+}
+
 gm_member *gm_member_find(gm_conn *c, gm_room *r)
 {
     for (gm_member *m = c->members; m; m = m->conn_next)
@@ -80,7 +97,7 @@ void gm_member_remove(gm *g, gm_member *m, gm_member *prev)
         m->conn->members = m->conn_next;
     DL_DELETE(r->members, m);
     g->stats.members--;
-    if (m->role != GM_ROLE_WATCH && --r->nlocal[m->role - 1] == 0 &&
+    if (m->role != GM_ROLE_WATCH && --r->nlocal[m->role - 1] == 0 && !r->gone &&
         (!r->have_rec || r->rec.st.status != GAME_OVER))
         gm_start_leave(g, r, m->role);
     free(m);
@@ -321,6 +338,29 @@ void gm_rooms_store_up(gm *g)
         for (uint8_t mark = GAME_X; mark <= GAME_O; mark++)
             if (r->nlocal[mark - 1])
                 gm_start_present(g, r, mark);
+    }
+}
+
+/* Ops in flight on a lost room find the game gone in the store and answer
+ * the same. */
+void gm_rooms_lost(gm *g)
+{
+    gm_room *r, *tmp;
+    HASH_ITER(hh, g->rooms, r, tmp) {
+        r->refs++;   /* held while its members go */
+        r->gone = 1;
+        r->have_rec = 0;
+        while (r->members) {
+            gm_member *m = r->members, *prev = NULL;
+            for (gm_member *p = m->conn->members; p && p != m; p = p->conn_next)
+                prev = p;
+            char text[96];
+            snprintf(text, sizeof text, "game %" PRId64 " is gone: the store lost its data",
+                     r->id);
+            gm_reply_error(g, m->conn, NULL, PROTO_ENO_SUCH_GAME, text);
+            gm_member_remove(g, m, prev);
+        }
+        gm_room_release(g, r);
     }
 }
 

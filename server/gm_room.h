@@ -10,6 +10,8 @@
 #include "msg.h"
 
 enum { GM_SUB_NONE = 0, GM_SUB_PENDING, GM_SUB_ACTIVE };
+/* which of its connection's requests-in-flight counters an op holds */
+enum { GM_COUNT_NONE = 0, GM_COUNT_WATCH, GM_COUNT_WAIT };
 
 struct gm_member {
     gm_conn *conn;
@@ -24,6 +26,8 @@ struct gm_conn {
     void *ud;                    /* the server layer's session; NULL once closed */
     gm_member *members;
     uint32_t refs;               /* 1 while open + 1 per op in flight */
+    uint16_t pend_watch;         /* watch requests in flight (for the watch cap) */
+    uint16_t pend_wait;          /* create / quick in flight (for the waiting cap) */
 };
 
 struct gm_room {
@@ -34,6 +38,7 @@ struct gm_room {
     uint32_t nlocal[2];          /* local connections holding X / O */
     uint8_t sub;                 /* GM_SUB_* */
     uint8_t have_rec;
+    uint8_t gone;                /* the store lost the game: no goodbyes to save */
     store_game rec;              /* newest record seen */
     UT_hash_handle hh;
 };
@@ -49,6 +54,11 @@ msg *gm_state_msg(const store_game *r);
 
 /* ---- connections and members ---- */
 void gm_conn_release(gm_conn *c);
+/* c (may be NULL) holds one request more / less in flight on counter `which`
+ * (GM_COUNT_*), so that the network layer's caps see a burst before its
+ * first reply */
+void gm_conn_count(gm_conn *c, uint8_t which);
+void gm_conn_uncount(gm_conn *c, uint8_t which);
 gm_member *gm_member_find(gm_conn *c, gm_room *r);
 /* c's seat (not a spectator's place) in game_id, NULL when none */
 gm_member *gm_member_seat(gm_conn *c, int64_t game_id);
@@ -79,6 +89,10 @@ void gm_room_reload(gm *g, gm_room *r);
 /* After a reconnection to the store: subscribe again, catch up, and have
  * the seats we hold re-asserted. */
 void gm_rooms_store_up(gm *g);
+/* The store lost its data: tell every member its game is gone
+ * (no_such_game) and drop the rooms without the goodbye saves a leaving
+ * seat would make. */
+void gm_rooms_lost(gm *g);
 /* free every room and member without a word to the store (gm_free) */
 void gm_rooms_free(gm *g);
 

@@ -31,7 +31,7 @@ void log_set_instance(const char *name)
     snprintf(log_instance, sizeof log_instance, "%s", name ? name : "");
 }
 
-void log_write(int level, const char *fmt, ...)
+static void log_vwrite(int level, unsigned long long held, const char *fmt, va_list ap)
 {
     char line[1024];
     struct timeval tv;
@@ -43,13 +43,41 @@ void log_write(int level, const char *fmt, ...)
                   level_names[level < 0 ? 0 : level > 3 ? 3 : level]);
     if (log_instance[0])
         n += snprintf(line + n, sizeof line - (size_t)n, "[%s] ", log_instance);
-    va_list ap;
-    va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
-    va_end(ap);
     n = (m < 0) ? n : (n + m >= (int)sizeof line - 1 ? (int)sizeof line - 2 : n + m);
+    if (held) {
+        m = snprintf(line + n, sizeof line - (size_t)n, " (%llu more like this)", held);
+        n = (m < 0) ? n : (n + m >= (int)sizeof line - 1 ? (int)sizeof line - 2 : n + m);
+    }
     line[n++] = '\n';
     /* one write per line so lines from several processes sharing a file do not interleave */
     ssize_t w = write(STDERR_FILENO, line, (size_t)n);
     (void)w;
+}
+
+void log_write(int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vwrite(level, 0, fmt, ap);
+    va_end(ap);
+}
+
+void log_write_limited(log_limit *l, int level, const char *fmt, ...)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    /* last_ms 0 is "never": the monotonic clock is far past 1 s after boot */
+    if (l->last_ms && now - l->last_ms < 1000) {
+        l->held++;
+        return;
+    }
+    unsigned long long held = l->held;
+    l->held = 0;
+    l->last_ms = now;
+    va_list ap;
+    va_start(ap, fmt);
+    log_vwrite(level, held, fmt, ap);
+    va_end(ap);
 }

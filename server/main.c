@@ -60,6 +60,9 @@ static void usage(FILE *f)
         "  --redis URL              keep games in Redis, shared with other processes:\n"
         "                           redis://[:password@]host:port[/db] or unix:/path\n"
         "                           (default: $TTT_REDIS_URL, else in memory)\n"
+        "  --redis-prefix NAME      namespace of every Redis key and channel, so that\n"
+        "                           deployments sharing one Redis stay apart; 1-32 of\n"
+        "                           A-Z a-z 0-9 _ . - (default: $TTT_REDIS_PREFIX, else ttt)\n"
         "  --instance NAME          this process' name in welcome, logs, metrics\n"
         "                           (default host:pid)\n"
         "  --abandon-timeout SEC    an away player loses after this long (default 60)\n"
@@ -70,6 +73,23 @@ static void usage(FILE *f)
         "  --ping-timeout SEC       close connections silent this long (default 75)\n"
         "  --max-connections N      WebSocket connections held at most (default: from\n"
         "                           the file descriptor limit, at most 100000)\n"
+        "\n"
+        "Abuse limits (0 turns one off; see docs/deploy.md):\n"
+        "  --max-connections-per-ip N  WebSocket connections from one client address\n"
+        "                           (default 100)\n"
+        "  --ip-rate-limit N        messages per second from one client address over\n"
+        "                           all its connections, burst 2N (default 1000)\n"
+        "  --max-watch N            games one connection watches at once (default 100)\n"
+        "  --max-waiting N          games waiting for an opponent that one connection\n"
+        "                           holds a seat in (default 5)\n"
+        "  --max-waiting-per-ip N   the same over one client address (default 20)\n"
+        "  --trusted-proxy ADDR[/BITS]  a proxy whose X-Forwarded-For / X-Real-IP name\n"
+        "                           the client address (repeatable; default none, so\n"
+        "                           the TCP peer is the client)\n"
+        "  --allowed-origin ORIGIN  a browser Origin allowed besides the Host's own,\n"
+        "                           e.g. https://play.example.org; * allows any\n"
+        "                           (repeatable). Requests without Origin are allowed.\n"
+        "\n"
         "  --log-level LEVEL        error, warn, info or debug (default info)\n"
         "  --help                   this text\n"
         "  --version                the version\n"
@@ -190,13 +210,16 @@ static void on_signal(uv_signal_t *h, int signum)
 
 int main(int argc, char **argv)
 {
-    enum { O_PORT = 1, O_HOST, O_WEB, O_REDIS, O_INSTANCE, O_ABANDON, O_WAIT, O_RATE,
-           O_PING, O_PING_TIMEOUT, O_MAXCONN, O_LOG, O_HELP, O_VERSION };
+    enum { O_PORT = 1, O_HOST, O_WEB, O_REDIS, O_REDIS_PREFIX, O_INSTANCE, O_ABANDON, O_WAIT, O_RATE,
+           O_PING, O_PING_TIMEOUT, O_MAXCONN, O_LOG, O_HELP, O_VERSION,
+           O_MAXCONN_IP, O_IP_RATE, O_MAX_WATCH, O_MAX_WAITING, O_MAX_WAITING_IP,
+           O_TRUSTED_PROXY, O_ALLOWED_ORIGIN };
     static const struct option longopts[] = {
         {"port", required_argument, NULL, O_PORT},
         {"host", required_argument, NULL, O_HOST},
         {"web", required_argument, NULL, O_WEB},
         {"redis", required_argument, NULL, O_REDIS},
+        {"redis-prefix", required_argument, NULL, O_REDIS_PREFIX},
         {"instance", required_argument, NULL, O_INSTANCE},
         {"abandon-timeout", required_argument, NULL, O_ABANDON},
         {"wait-timeout", required_argument, NULL, O_WAIT},
@@ -204,6 +227,13 @@ int main(int argc, char **argv)
         {"ping-interval", required_argument, NULL, O_PING},
         {"ping-timeout", required_argument, NULL, O_PING_TIMEOUT},
         {"max-connections", required_argument, NULL, O_MAXCONN},
+        {"max-connections-per-ip", required_argument, NULL, O_MAXCONN_IP},
+        {"ip-rate-limit", required_argument, NULL, O_IP_RATE},
+        {"max-watch", required_argument, NULL, O_MAX_WATCH},
+        {"max-waiting", required_argument, NULL, O_MAX_WAITING},
+        {"max-waiting-per-ip", required_argument, NULL, O_MAX_WAITING_IP},
+        {"trusted-proxy", required_argument, NULL, O_TRUSTED_PROXY},
+        {"allowed-origin", required_argument, NULL, O_ALLOWED_ORIGIN},
         {"log-level", required_argument, NULL, O_LOG},
         {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION},
@@ -213,7 +243,13 @@ int main(int argc, char **argv)
     long port = 8080, maxconn = 0, rate = 200;
     const char *host = NULL, *web = NULL, *instance = NULL;
     const char *redis = getenv("TTT_REDIS_URL");
+    const char *redis_prefix = getenv("TTT_REDIS_PREFIX");
     int64_t abandon_ms = 60000, wait_ms = 600000, ping_ms = 25000, ping_timeout_ms = 75000;
+    /* abuse limits: defaults for a public site (docs/deploy.md, "Limits") */
+    long maxconn_ip = 100, ip_rate = 1000, max_watch = 100, max_waiting = 5, max_waiting_ip = 20;
+    static lim_net trusted[64];
+    static const char *origins[64];
+    size_t ntrusted = 0, norigins = 0;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         long n;
@@ -224,6 +260,7 @@ int main(int argc, char **argv)
         case O_HOST: host = optarg; break;
         case O_WEB: web = optarg; break;
         case O_REDIS: redis = optarg; break;
+        case O_REDIS_PREFIX: redis_prefix = optarg; break;
         case O_INSTANCE: instance = optarg; break;
         case O_ABANDON:
             if (parse_seconds("--abandon-timeout", optarg, &abandon_ms)) return 2;
@@ -242,6 +279,38 @@ int main(int argc, char **argv)
             break;
         case O_MAXCONN:
             if (parse_int("--max-connections", optarg, 1, 10000000, &maxconn)) return 2;
+            break;
+        case O_MAXCONN_IP:
+            if (parse_int("--max-connections-per-ip", optarg, 0, 10000000, &maxconn_ip)) return 2;
+            break;
+        case O_IP_RATE:
+            if (parse_int("--ip-rate-limit", optarg, 0, 10000000, &ip_rate)) return 2;
+            break;
+        case O_MAX_WATCH:
+            if (parse_int("--max-watch", optarg, 0, 1000000, &max_watch)) return 2;
+            break;
+        case O_MAX_WAITING:
+            if (parse_int("--max-waiting", optarg, 0, 1000000, &max_waiting)) return 2;
+            break;
+        case O_MAX_WAITING_IP:
+            if (parse_int("--max-waiting-per-ip", optarg, 0, 1000000, &max_waiting_ip)) return 2;
+            break;
+        case O_TRUSTED_PROXY:
+            if (ntrusted == sizeof trusted / sizeof trusted[0] ||
+                lim_net_parse(optarg, &trusted[ntrusted]) != 0) {
+                fprintf(stderr, "ttt-server: --trusted-proxy wants an IP address or "
+                                "ADDR/BITS (at most 64), got '%s'\n", optarg);
+                return 2;
+            }
+            ntrusted++;
+            break;
+        case O_ALLOWED_ORIGIN:
+            if (norigins == sizeof origins / sizeof origins[0] || !*optarg) {
+                fprintf(stderr, "ttt-server: --allowed-origin wants an origin such as "
+                                "https://example.org or * (at most 64)\n");
+                return 2;
+            }
+            origins[norigins++] = optarg;
             break;
         case O_LOG:
             if ((n = log_parse_level(optarg)) < 0) {
@@ -302,7 +371,8 @@ int main(int argc, char **argv)
     store_events ev = gm_store_events(a.gm);
     store_options sopt = {.redis_url = (redis && *redis) ? redis : NULL,
                           .instance_name = a.instance,
-                          .finished_ttl_ms = 24LL * 3600 * 1000};
+                          .finished_ttl_ms = 24LL * 3600 * 1000,
+                          .redis_prefix = redis_prefix};
     char err[256] = "";
     a.st = a.gm ? store_open(&a.loop, &sopt, &ev, err, sizeof err) : NULL;
     if (!a.st) {
@@ -313,7 +383,12 @@ int main(int argc, char **argv)
 
     srv_options so = {.host = host, .port = (int)port, .web_dir = web, .instance = a.instance,
                       .max_conns = (int)maxconn, .rate_limit = (double)rate,
-                      .ping_interval_ms = ping_ms, .ping_timeout_ms = ping_timeout_ms};
+                      .ping_interval_ms = ping_ms, .ping_timeout_ms = ping_timeout_ms,
+                      .max_conns_per_ip = (int)maxconn_ip, .ip_rate_limit = (double)ip_rate,
+                      .max_watch = (int)max_watch, .max_waiting = (int)max_waiting,
+                      .max_waiting_per_ip = (int)max_waiting_ip,
+                      .trusted = trusted, .ntrusted = ntrusted,
+                      .origins = origins, .norigins = norigins};
     a.srv = srv_new(&a.loop, &so, a.gm, a.st, err, sizeof err);
     if (!a.srv) {
         log_error("%s", err);

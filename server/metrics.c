@@ -71,6 +71,23 @@ char *metrics_render(srv *s, size_t *len)
     metric(&o, "connections_total", "counter", "WebSocket connections accepted.", ss->conns_total);
     metric(&o, "connections_refused_total", "counter",
            "WebSocket connections refused (limit reached or draining).", ss->conns_refused);
+    put(&o, "# HELP ttt_refused_total Handshakes and requests refused by an abuse limit.\n"
+            "# TYPE ttt_refused_total counter\n"
+            "ttt_refused_total{limit=\"connections_per_ip\"} %llu\n"
+            "ttt_refused_total{limit=\"origin\"} %llu\n"
+            "ttt_refused_total{limit=\"not_ws_path\"} %llu\n"
+            "ttt_refused_total{limit=\"ip_rate\"} %llu\n"
+            "ttt_refused_total{limit=\"watch\"} %llu\n"
+            "ttt_refused_total{limit=\"waiting\"} %llu\n",
+        (unsigned long long)ss->refused_ip, (unsigned long long)ss->refused_origin,
+        (unsigned long long)ss->refused_path, (unsigned long long)ss->ip_rate_limited,
+        (unsigned long long)ss->watch_capped, (unsigned long long)ss->waiting_capped);
+    metric(&o, "closed_protocol_error_total", "counter",
+           "Connections closed with 1002 (an invalid close frame).", ss->protocol_errors);
+    metric(&o, "closed_bad_utf8_total", "counter",
+           "Connections closed with 1007 (text that is not UTF-8).", ss->bad_utf8);
+    metric(&o, "connections_failed_total", "counter",
+           "Connections closed with 1011: out of memory for them.", ss->open_failed);
     metric(&o, "messages_received_total", "counter", "Client messages received.", ss->msgs_in);
     metric(&o, "messages_sent_total", "counter", "Frames sent to clients.", ss->msgs_out);
     metric(&o, "bytes_received_total", "counter", "Bytes of client messages.", ss->bytes_in);
@@ -105,6 +122,9 @@ char *metrics_render(srv *s, size_t *len)
             (unsigned long long)(gs.errors[e] + ss->errors[e]));
     put(&o, "# HELP ttt_store_up 1 when the store is reachable.\n# TYPE ttt_store_up gauge\n"
             "ttt_store_up{backend=\"%s\"} %d\n", store_backend_name(st), store_is_up(st));
+    metric(&o, "store_data_lost_total", "counter",
+           "Times the store was found to have lost its data (Redis flushed or restarted empty).",
+           store_lost_count(st));
     put(&o, "# HELP ttt_store_latency_ms Recent store round trip (moving average).\n"
             "# TYPE ttt_store_latency_ms gauge\nttt_store_latency_ms %.3f\n",
         store_latency_ms(st));

@@ -6,22 +6,32 @@
  * tens of thousands of idle players.
  *
  * What lws does not do for us and we do here: the 4096-byte message limit
- * across fragments (close 1009), a per-connection token bucket, keepalive
- * pings on quiet connections and the close after a silent timeout, and the
- * 1012 close on shutdown, which lws 4.1 only sends when we write the close
- * frame ourselves from WRITEABLE (see shared/NOTES-lws.md). */
+ * across fragments (close 1009, ws_msg.c), UTF-8 in text messages (close
+ * 1007), close frames with an invalid code (close 1002), token buckets per
+ * connection and per client address, keepalive pings on quiet connections
+ * and the close after a silent timeout, the 1012 close on shutdown, which
+ * lws 4.1 only sends when we write the close frame ourselves from WRITEABLE
+ * (see shared/NOTES-lws.md), and the handshake policy: only /ws, the Origin
+ * check, and the connection limits (overall and per client address), each
+ * refusal answered with an HTTP status. What lws 4.1 cannot be made to do
+ * (refuse unmasked frames) is in docs/protocol.md, with the 1002 we write
+ * ourselves when lws drops a connection without a close frame. */
 #include <uv.h>   /* before libwebsockets.h: its uv prototypes need UV_ERRNO_MAP */
 
 #include <libwebsockets.h>
 
 #include "srv.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <utlist.h>
 
+#include "lim.h"
 #include "log.h"
 #include "proto.h"
+#include "ws_msg.h"
 
 _Static_assert(MSG_LWS_PRE == LWS_PRE, "msg.h's LWS_PRE copy must match libwebsockets");
 
@@ -32,21 +42,56 @@ _Static_assert(MSG_LWS_PRE == LWS_PRE, "msg.h's LWS_PRE copy must match libwebso
 #define CLOSE_RESTART 1012
 #define CLOSE_POLICY 1008
 #define CLOSE_UNSUPPORTED 1003
+#define CLOSE_PROTOCOL 1002
+#define CLOSE_BAD_DATA 1007
+#define CLOSE_INTERNAL 1011
+#define HDR_MAX 512            /* header values we read at the handshake */
+
+_Static_assert(WS_MSG_MAX == PROTO_MAX_MESSAGE, "one message limit");
+
+/* Fault injection for the tests of the failure paths, compiled only into
+ * test builds: TTT_FAULT_CONN_OPEN=N makes the manager "run out of memory"
+ * for the next N connections it is asked to take in. */
+#ifdef TTT_FAULT_INJECTION
+static int fault_conn_open(void)
+{
+    static long left = -1;
+    if (left < 0) {
+        const char *e = getenv("TTT_FAULT_CONN_OPEN");
+        left = e ? strtol(e, NULL, 10) : 0;
+        if (left < 0)
+            left = 0;
+    }
+    if (left > 0) {
+        left--;
+        return 1;
+    }
+    return 0;
+}
+#else
+#define fault_conn_open() 0
+#endif
+
+/* peers can cause these at will: at most a line a second each (log.h) */
+static log_limit ll_refused, ll_protocol, ll_lws_err, ll_lws_warn;
 
 typedef struct ws_sess {
     struct lws *wsi;
     srv *srv;
     gm_conn *gc;
     struct ws_sess *prev, *next;   /* every open session: drain and keepalive walk it */
+    struct ws_sess *ip_prev, *ip_next;   /* the sessions of the same client address */
+    lim_ip *ip;                    /* set at the handshake filter, counted once listed */
     msg **q;                       /* ring of queued frames, allocated on first use */
     uint16_t qhead, qlen, qcap;
     uint16_t close_code;           /* a close frame to send once the queue is written */
-    char *rx;                      /* a message arriving in pieces */
-    uint32_t rxlen;
+    ws_msg rx;                     /* a message arriving in pieces */
     uint8_t ping_due, ping_out;
     uint8_t established;           /* the welcome went out: direct writes allowed */
-    double tokens;                 /* rate limit bucket */
-    int64_t refill_ms, last_rx_ms;
+    uint8_t listed;                /* on s->sessions and counted: CLOSED undoes it */
+    uint8_t close_done;            /* a close frame went out, or the peer's is echoed */
+    lim_bucket bucket;             /* the per-connection rate limit */
+    int64_t last_rx_ms;
 } ws_sess;
 
 struct srv {
@@ -67,6 +112,7 @@ struct srv {
     void (*drain_done)(void *ud);
     void *drain_ud;
     srv_stats stats;
+    lim_table ips;               /* client addresses with connections (or a drained bucket) */
     char host_buf[128];
 };
 
@@ -98,6 +144,7 @@ static void queue_clear(ws_sess *ss)
     ss->qcap = ss->qhead = 0;
 }
 
+/* 0, -1 when the client has QUEUE_MAX frames waiting, -2 out of memory */
 static int queue_push(ws_sess *ss, msg *m)
 {
     if (ss->qlen == ss->qcap) {
@@ -106,7 +153,7 @@ static int queue_push(ws_sess *ss, msg *m)
             return -1;
         msg **q = malloc(cap * sizeof(*q));
         if (!q)
-            return -1;
+            return -2;
         for (uint16_t i = 0; i < ss->qlen; i++)
             q[i] = ss->q[(ss->qhead + i) % ss->qcap];
         free(ss->q);
@@ -121,6 +168,8 @@ static int queue_push(ws_sess *ss, msg *m)
 
 static void sess_close_with(ws_sess *ss, uint16_t code)
 {
+    if (!ss->wsi)
+        return;
     if (!ss->close_code)
         ss->close_code = code;
     lws_callback_on_writable(ss->wsi);
@@ -153,7 +202,16 @@ void srv_send(void *srv_ud, void *conn_ud, msg *m)
         sess_close_with(ss, CLOSE_POLICY);
         return;
     }
-    if (queue_push(ss, m) != 0) {
+    int qr = queue_push(ss, m);
+    if (qr == -2) {
+        /* no memory for the queue: the frame is lost, so the client must
+         * not go on as if it had it; it reconnects and resumes */
+        s->stats.open_failed++;
+        queue_clear(ss);
+        sess_close_with(ss, CLOSE_INTERNAL);
+        return;
+    }
+    if (qr != 0) {
         /* a client that reads nothing while we queue hundreds of frames is
          * stuck or hostile; holding its backlog would let it grow our memory */
         s->stats.slow_closed++;
@@ -165,11 +223,17 @@ void srv_send(void *srv_ud, void *conn_ud, msg *m)
     lws_callback_on_writable(ss->wsi);
 }
 
+static void sess_close_with(ws_sess *ss, uint16_t code);
+
 static void send_block(ws_sess *ss, char *block, const size_t *len)
 {
     msg *m = msg_wrap(block, len);
     if (m)
         srv_send(ss->srv, ss, m);
+    else
+        /* a reply we could not build: the client would wait for it forever,
+         * so it is told to come back instead */
+        sess_close_with(ss, CLOSE_INTERNAL);
     msg_unref(m);
 }
 
@@ -180,18 +244,50 @@ static void write_close(ws_sess *ss)
 {
     static const char *const reasons[] = {"", "server restart", "message too big",
                                           "too slow", "text frames only",
-                                          "no answer to ping"};
+                                          "no answer to ping", "internal error"};
     const char *reason = ss->close_code == CLOSE_RESTART ? reasons[1]
                          : ss->close_code == CLOSE_TOO_BIG ? reasons[2]
                          : ss->close_code == CLOSE_POLICY ? reasons[3]
                          : ss->close_code == CLOSE_UNSUPPORTED ? reasons[4]
-                         : ss->close_code == CLOSE_GOING_AWAY ? reasons[5] : reasons[0];
+                         : ss->close_code == CLOSE_GOING_AWAY ? reasons[5]
+                         : ss->close_code == CLOSE_INTERNAL ? reasons[6] : reasons[0];
     unsigned char buf[LWS_PRE + 2 + 64];
     size_t rl = strlen(reason);
     buf[LWS_PRE] = (unsigned char)(ss->close_code >> 8);
     buf[LWS_PRE + 1] = (unsigned char)(ss->close_code & 0xff);
     memcpy(buf + LWS_PRE + 2, reason, rl);
     lws_write(ss->wsi, buf + LWS_PRE, 2 + rl, (enum lws_write_protocol)4);
+    ss->close_done = 1;
+}
+
+/* lws 4.1 drops some connections without any close frame: a control frame
+ * over 125 bytes or a 64-bit length with the top bit set (ops-ws.c,
+ * illegal_ctl_length: no close reason, no callback), and its own timeouts.
+ * WS_SERVER_DROP_PROTOCOL comes before lws shuts the socket down, so the
+ * close frame that should have gone out is written here: the code we meant
+ * to send (1001 after a ping timeout, 1012 on shutdown), else 1002. Only
+ * when nothing is half-written on the socket and no close went either way;
+ * for a peer that is gone the write fails, which costs nothing. */
+static void close_frame_on_drop(ws_sess *ss, struct lws *wsi)
+{
+    if (!ss->listed || ss->close_done || lws_get_close_length(wsi) > 0 ||
+        lws_partial_buffered(wsi))
+        return;
+    int fd = (int)lws_get_socket_fd(wsi);
+    char c;
+    ssize_t peek = fd >= 0 ? recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
+    if (peek == 0 || (peek < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+        return;   /* the peer closed or reset: nobody to tell, and not its fault */
+    unsigned code = ss->close_code ? ss->close_code : CLOSE_PROTOCOL;
+    unsigned char f[4] = {0x88, 2, (unsigned char)(code >> 8), (unsigned char)(code & 0xff)};
+    ssize_t w = send(fd, f, sizeof f, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w;
+    ss->close_done = 1;
+    if (code == CLOSE_PROTOCOL) {
+        ss->srv->stats.protocol_errors++;
+        log_limited(&ll_protocol, LOG_INFO, "connection dropped by lws (a frame it refuses): "
+                    "sent 1002");
+    }
 }
 
 static int on_writeable(srv *s, ws_sess *ss)
@@ -244,20 +340,69 @@ static int on_writeable(srv *s, ws_sess *ss)
 
 /* ---- input -------------------------------------------------------------------- */
 
-static int rate_ok(srv *s, ws_sess *ss)
+/* 0: within the limits; else which bucket ran dry (1 connection, 2 address) */
+static int rate_check(srv *s, ws_sess *ss)
 {
-    if (s->opt.rate_limit <= 0)
-        return 1;
     int64_t now = now_ms(s);
-    double burst = s->opt.rate_limit * 2;
-    ss->tokens += (double)(now - ss->refill_ms) * s->opt.rate_limit / 1000.0;
-    ss->refill_ms = now;
-    if (ss->tokens > burst)
-        ss->tokens = burst;
-    if (ss->tokens < 1.0)
+    if (!lim_bucket_take(&ss->bucket, s->opt.rate_limit, now))
+        return 1;
+    if (ss->ip && !lim_bucket_take(&ss->ip->bucket, s->opt.ip_rate_limit, now))
+        return 2;
+    return 0;
+}
+
+static void refuse_request(srv *s, ws_sess *ss, const proto_id *id, proto_err e,
+                           const char *text)
+{
+    size_t olen = 0;
+    s->stats.errors[e]++;
+    log_debug("request refused: %s", text ? text : proto_err_name(e));
+    send_block(ss, proto_encode_error(id, e, text, MSG_HEADROOM, &olen), &olen);
+}
+
+/* The caps on what one connection (and one address) may hold. The contract
+ * has no code of its own for "too many": rate_limited is the nearest (try
+ * again later, once a game has ended), with a message that says which cap. */
+static int over_caps(srv *s, ws_sess *ss, const proto_req *req)
+{
+    int opens = req->type == PROTO_QUICK || (req->type == PROTO_CREATE && !req->vs_computer);
+    if (!ss->gc || (req->type != PROTO_WATCH && !opens))
         return 0;
-    ss->tokens -= 1.0;
-    return 1;
+    unsigned watching, waiting;
+    gm_conn_holdings(ss->gc, &watching, &waiting);
+    if (req->type == PROTO_WATCH) {
+        if (s->opt.max_watch > 0 && watching >= (unsigned)s->opt.max_watch) {
+            s->stats.watch_capped++;
+            refuse_request(s, ss, &req->id, PROTO_ERATE_LIMITED,
+                           "too many games watched on this connection");
+            return 1;
+        }
+        return 0;
+    }
+    if (s->opt.max_waiting > 0 && waiting >= (unsigned)s->opt.max_waiting) {
+        s->stats.waiting_capped++;
+        refuse_request(s, ss, &req->id, PROTO_ERATE_LIMITED,
+                       "too many games waiting for an opponent on this connection");
+        return 1;
+    }
+    if (s->opt.max_waiting_per_ip > 0 && ss->ip) {
+        /* O(connections of this address): bounded by --max-connections-per-ip */
+        unsigned total = 0;
+        for (ws_sess *o = ss->ip->sessions; o; o = o->ip_next) {
+            if (!o->gc)
+                continue;
+            unsigned w, n;
+            gm_conn_holdings(o->gc, &w, &n);
+            total += n;
+        }
+        if (total >= (unsigned)s->opt.max_waiting_per_ip) {
+            s->stats.waiting_capped++;
+            refuse_request(s, ss, &req->id, PROTO_ERATE_LIMITED,
+                           "too many games waiting for an opponent from this address");
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static void handle_message(srv *s, ws_sess *ss, const char *buf, size_t len)
@@ -271,40 +416,38 @@ static void handle_message(srv *s, ws_sess *ss, const char *buf, size_t len)
     if (e == PROTO_OK && s->draining) {
         /* accepted requests finish; new ones go to the process the client
          * reconnects to */
-        size_t olen = 0;
-        s->stats.errors[PROTO_EUNAVAILABLE]++;
-        send_block(ss, proto_encode_error(&req.id, PROTO_EUNAVAILABLE,
-                                          "this server is restarting: reconnect and resume",
-                                          MSG_HEADROOM, &olen), &olen);
+        refuse_request(s, ss, &req.id, PROTO_EUNAVAILABLE,
+                       "this server is restarting: reconnect and resume");
         return;
     }
-    if (e == PROTO_OK && !rate_ok(s, ss))
+    /* a malformed message costs a token too: junk must not be free */
+    int limited = rate_check(s, ss);
+    if (limited) {
+        s->stats.rate_limited++;
+        if (limited == 2)
+            s->stats.ip_rate_limited++;
         e = PROTO_ERATE_LIMITED;
-    else if (e != PROTO_OK && !rate_ok(s, ss))
-        e = PROTO_ERATE_LIMITED;
+    }
     if (e != PROTO_OK) {
-        size_t olen = 0;
-        if (e == PROTO_ERATE_LIMITED)
-            s->stats.rate_limited++;
-        else
+        if (e != PROTO_ERATE_LIMITED)
             s->stats.bad_input++;
-        s->stats.errors[e]++;
-        log_debug("request refused: %s", proto_err_name(e));
-        send_block(ss, proto_encode_error(&req.id, e, NULL, MSG_HEADROOM, &olen), &olen);
+        refuse_request(s, ss, &req.id, e, NULL);
         return;
     }
+    if (over_caps(s, ss, &req))
+        return;
     log_debug("request %s game %lld", proto_type_name(req.type), (long long)req.game_id);
     gm_request(s->gm, ss->gc, &req);
 }
 
-static int too_big(srv *s, ws_sess *ss)
+/* Close from RECEIVE with a code: lws sends the frame once we return -1
+ * (NOTES-lws.md: lws_close_reason, then a non-zero return). */
+static int close_now(ws_sess *ss, uint16_t code, const char *reason)
 {
-    s->stats.too_big++;
-    free(ss->rx);
-    ss->rx = NULL;
-    ss->rxlen = 0;
-    lws_close_reason(ss->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-                     (unsigned char *)"message too big", 15);
+    ws_msg_reset(&ss->rx);
+    ss->close_done = 1;
+    lws_close_reason(ss->wsi, (enum lws_close_status)code, (unsigned char *)reason,
+                     strlen(reason));
     return -1;
 }
 
@@ -317,27 +460,230 @@ static int on_receive(srv *s, ws_sess *ss, const char *in, size_t len)
         sess_close_with(ss, CLOSE_UNSUPPORTED);
         return 0;
     }
-    int complete = lws_is_final_fragment(ss->wsi) && !lws_remaining_packet_payload(ss->wsi);
-    if (!ss->rx && complete) {
-        /* the common case: a whole message in one piece, parsed in place */
-        if (len > PROTO_MAX_MESSAGE)
-            return too_big(s, ss);
-        handle_message(s, ss, in, len);
+    const char *m;
+    size_t mlen;
+    switch (ws_msg_feed(&ss->rx, in, len, lws_is_first_fragment(ss->wsi),
+                        lws_is_final_fragment(ss->wsi), lws_remaining_packet_payload(ss->wsi),
+                        &m, &mlen)) {
+    case WS_MSG_MORE:
+        return 0;
+    case WS_MSG_TOO_BIG:
+        s->stats.too_big++;
+        return close_now(ss, CLOSE_TOO_BIG, "message too big");
+    case WS_MSG_NOMEM:
+        s->stats.open_failed++;
+        return close_now(ss, CLOSE_INTERNAL, "internal error");
+    case WS_MSG_DONE:
+        break;
+    default:
+        return -1;
+    }
+    /* RFC 6455 8.1: a text message that is not UTF-8 fails the connection */
+    if (!ws_utf8_valid(m, mlen)) {
+        s->stats.bad_utf8++;
+        log_limited(&ll_protocol, LOG_INFO, "closing a connection with 1007: "
+                    "a text message that is not UTF-8");
+        return close_now(ss, CLOSE_BAD_DATA, "invalid UTF-8");
+    }
+    handle_message(s, ss, m, mlen);
+    ws_msg_done(&ss->rx);
+    return 0;
+}
+
+/* RFC 6455 7.4: the codes a peer may send; 1005, 1006 and 1015 never go on
+ * the wire, and above 4999 nothing is defined. */
+static int close_code_valid(unsigned code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+           (code >= 3000 && code <= 4999);
+}
+
+/* The peer's close frame, before lws echoes it. lws 4.1 already rewrites
+ * some invalid codes to 1002 in the echo, but echoes codes above 4999 and
+ * answers a 1-byte payload with an empty close: those get 1002 here, and a
+ * reason that is not UTF-8 gets 1007. */
+static int on_peer_close(srv *s, ws_sess *ss, const unsigned char *in, size_t len)
+{
+    const char *why = NULL;
+    uint16_t code = CLOSE_PROTOCOL;
+    if (len == 1)
+        why = "a 1-byte close payload";
+    else if (len >= 2 && !close_code_valid(((unsigned)in[0] << 8) | in[1]))
+        why = "an invalid close code";
+    else if (len > 2 && !ws_utf8_valid((const char *)in + 2, len - 2)) {
+        why = "a close reason that is not UTF-8";
+        code = CLOSE_BAD_DATA;
+    }
+    if (!why) {
+        ss->close_done = 1;   /* lws echoes it */
         return 0;
     }
-    if ((size_t)ss->rxlen + len > PROTO_MAX_MESSAGE)
-        return too_big(s, ss);
-    if (!ss->rx && !(ss->rx = malloc(PROTO_MAX_MESSAGE)))
-        return -1;
-    memcpy(ss->rx + ss->rxlen, in, len);
-    ss->rxlen += (uint32_t)len;
-    if (complete) {
-        handle_message(s, ss, ss->rx, ss->rxlen);
-        free(ss->rx);
-        ss->rx = NULL;
-        ss->rxlen = 0;
+    if (code == CLOSE_BAD_DATA)
+        s->stats.bad_utf8++;
+    else
+        s->stats.protocol_errors++;
+    log_limited(&ll_protocol, LOG_INFO, "closing a connection with %u: %s", code, why);
+    return close_now(ss, code, code == CLOSE_BAD_DATA ? "invalid UTF-8" : "protocol error");
+}
+
+/* ---- the handshake ---------------------------------------------------------------- */
+
+/* lws 4.1 has switched the connection to the ws role before it asks
+ * FILTER_PROTOCOL_CONNECTION, so lws_return_http_status() would go out
+ * framed as a WebSocket message. The answer is written to the socket
+ * directly instead: nothing else is queued on a connection whose request
+ * was just read, and a few hundred bytes always fit a fresh socket's
+ * buffer. lws then closes the connection. */
+static int refuse_handshake(struct lws *wsi, int status, const char *text)
+{
+    char buf[256];
+    const char *phrase = status == 403 ? "Forbidden" : status == 404 ? "Not Found"
+                         : status == 429 ? "Too Many Requests" : "Service Unavailable";
+    int n = snprintf(buf, sizeof buf,
+                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+                     "Cache-Control: no-store\r\nConnection: close\r\n%s\r\n%s\n",
+                     status, phrase, strlen(text) + 1,
+                     status == 503 || status == 429 ? "Retry-After: 5\r\n" : "", text);
+    int fd = (int)lws_get_socket_fd(wsi);
+    if (fd >= 0 && n > 0 && (size_t)n < sizeof buf) {
+        ssize_t w = send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w;   /* a peer that is gone gets nothing, which it would not read */
     }
+    log_limited(&ll_refused, LOG_INFO, "WebSocket handshake refused with %d: %s", status, text);
+    return -1;
+}
+
+/* a header's value into buf, or NULL when absent or longer than buf */
+static const char *hdr(struct lws *wsi, enum lws_token_indexes t, char *buf, int n)
+{
+    if (lws_hdr_total_length(wsi, t) <= 0 || lws_hdr_copy(wsi, buf, n, t) < 0)
+        return NULL;
+    return buf;
+}
+
+static int client_addr(srv *s, struct lws *wsi, lim_addr *out)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = (int)lws_get_socket_fd(wsi);
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+        lim_addr_from_sockaddr((struct sockaddr *)&ss, out) != 0)
+        return -1;
+    if (!s->opt.ntrusted)
+        return 0;
+    lim_addr peer = *out;
+    char xff[HDR_MAX], xri[64];
+    const char *f = hdr(wsi, WSI_TOKEN_X_FORWARDED_FOR, xff, sizeof xff);
+    const char *r = hdr(wsi, WSI_TOKEN_HTTP_X_REAL_IP, xri, sizeof xri);
+    lim_client_addr(&peer, s->opt.trusted, s->opt.ntrusted, f, r, out);
     return 0;
+}
+
+static int on_filter(srv *s, ws_sess *ss, struct lws *wsi)
+{
+    char uri[HDR_MAX], origin[HDR_MAX], host[HDR_MAX];
+    /* the contract: only GET /ws upgrades; a WebSocket on any other path
+     * would bypass what a proxy in front does for /ws only */
+    const char *path = hdr(wsi, WSI_TOKEN_GET_URI, uri, sizeof uri);
+    if (!path || strcmp(path, "/ws") != 0) {
+        s->stats.refused_path++;
+        return refuse_handshake(wsi, 404, "WebSockets are served at /ws only");
+    }
+    if (s->draining || s->stats.conns_now >= (uint64_t)s->opt.max_conns) {
+        s->stats.conns_refused++;
+        return refuse_handshake(wsi, 503, s->draining ? "restarting: try again"
+                                                         : "server full: try again later");
+    }
+    /* Cross-site WebSocket hijacking: a page elsewhere must not drive a
+     * player's browser here. No Origin at all is a non-browser client. */
+    const char *o = NULL;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
+        !(o = hdr(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin)))
+        o = "";   /* present but too long: no allowed origin is that long */
+    if (!lim_origin_allowed(o, hdr(wsi, WSI_TOKEN_HOST, host, sizeof host), s->opt.origins,
+                            s->opt.norigins)) {
+        s->stats.refused_origin++;
+        return refuse_handshake(wsi, 403, "Origin not allowed");
+    }
+    lim_addr a;
+    if (client_addr(s, wsi, &a) != 0)
+        return refuse_handshake(wsi, 503, "cannot read the peer address");
+    lim_ip *ip = lim_ip_get(&s->ips, &a, s->opt.ip_rate_limit, now_ms(s));
+    if (!ip) {
+        s->stats.conns_refused++;
+        return refuse_handshake(wsi, 503, "out of memory");
+    }
+    if (s->opt.max_conns_per_ip > 0 && ip->conns >= (unsigned)s->opt.max_conns_per_ip) {
+        s->stats.refused_ip++;
+        return refuse_handshake(wsi, 429, "too many connections from this address");
+    }
+    /* ESTABLISHED follows within this same lws call: the count is taken
+     * there, once the session is really in */
+    ss->ip = ip;
+    return 0;
+}
+
+/* Take a connection in; on any failure nothing is counted or listed, so
+ * CLOSED has nothing to undo (issue 8, section 7: conns_now underflowed). */
+static int on_established(srv *s, ws_sess *ss, struct lws *wsi)
+{
+    lim_ip *ip = ss->ip;
+    memset(ss, 0, sizeof(*ss));
+    ss->wsi = wsi;
+    ss->srv = s;
+    ss->last_rx_ms = now_ms(s);
+    lim_bucket_init(&ss->bucket, s->opt.rate_limit, ss->last_rx_ms);
+    ws_msg_init(&ss->rx);
+    ss->gc = fault_conn_open() ? NULL : gm_conn_open(s->gm, ss);
+    if (!ss->gc) {
+        s->stats.open_failed++;
+        log_limited(&ll_refused, LOG_ERROR, "out of memory taking a connection in");
+        lws_close_reason(wsi, (enum lws_close_status)CLOSE_INTERNAL,
+                         (unsigned char *)"internal error", 14);
+        ss->wsi = NULL;
+        return -1;
+    }
+    ss->listed = 1;
+    DL_APPEND(s->sessions, ss);
+    if (ip) {
+        ss->ip = ip;
+        ip->conns++;
+        ws_sess *head = ip->sessions;
+        DL_APPEND2(head, ss, ip_prev, ip_next);
+        ip->sessions = head;
+    }
+    s->stats.conns_now++;
+    s->stats.conns_total++;
+    srv_send(s, ss, s->welcome);
+    return 0;
+}
+
+static void on_closed(srv *s, ws_sess *ss)
+{
+    if (!ss->listed)
+        return;   /* refused, or never taken in: nothing was counted */
+    if (ss->gc)
+        gm_conn_close(s->gm, ss->gc);
+    ss->gc = NULL;
+    ss->wsi = NULL;
+    ss->listed = 0;
+    queue_clear(ss);
+    ws_msg_reset(&ss->rx);
+    DL_DELETE(s->sessions, ss);
+    if (ss->ip) {
+        ws_sess *head = ss->ip->sessions;
+        DL_DELETE2(head, ss, ip_prev, ip_next);
+        ss->ip->sessions = head;
+        ss->ip->conns--;   /* the entry stays until its bucket refills (lim_table_sweep) */
+        ss->ip = NULL;
+    }
+    s->stats.conns_now--;
+    if (s->draining && !s->sessions && s->drain_done) {
+        void (*done)(void *) = s->drain_done;
+        s->drain_done = NULL;
+        uv_timer_stop(&s->drain_timer);
+        done(s->drain_ud);
+    }
 }
 
 /* ---- the ws protocol callback -------------------------------------------------------- */
@@ -350,26 +696,10 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        if (s->draining || s->stats.conns_now >= (uint64_t)s->opt.max_conns) {
-            s->stats.conns_refused++;
-            return -1;
-        }
-        return 0;
+        return on_filter(s, ss, wsi);
 
     case LWS_CALLBACK_ESTABLISHED:
-        memset(ss, 0, sizeof(*ss));
-        ss->wsi = wsi;
-        ss->srv = s;
-        ss->last_rx_ms = ss->refill_ms = now_ms(s);
-        ss->tokens = s->opt.rate_limit * 2;
-        ss->gc = gm_conn_open(s->gm, ss);
-        if (!ss->gc)
-            return -1;
-        DL_APPEND(s->sessions, ss);
-        s->stats.conns_now++;
-        s->stats.conns_total++;
-        srv_send(s, ss, s->welcome);
-        return 0;
+        return on_established(s, ss, wsi);
 
     case LWS_CALLBACK_RECEIVE:
         return on_receive(s, ss, in, len);
@@ -382,24 +712,15 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(s, ss);
 
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return on_peer_close(s, ss, in, len);
+
+    case LWS_CALLBACK_WS_SERVER_DROP_PROTOCOL:
+        close_frame_on_drop(ss, wsi);
+        return 0;
+
     case LWS_CALLBACK_CLOSED:
-        if (!ss->wsi)
-            return 0;   /* refused before it was established */
-        if (ss->gc)
-            gm_conn_close(s->gm, ss->gc);
-        ss->gc = NULL;
-        ss->wsi = NULL;
-        queue_clear(ss);
-        free(ss->rx);
-        ss->rx = NULL;
-        DL_DELETE(s->sessions, ss);
-        s->stats.conns_now--;
-        if (s->draining && !s->sessions && s->drain_done) {
-            void (*done)(void *) = s->drain_done;
-            s->drain_done = NULL;
-            uv_timer_stop(&s->drain_timer);
-            done(s->drain_ud);
-        }
+        on_closed(s, ss);
         return 0;
 
     default:
@@ -421,6 +742,7 @@ static void on_keepalive(uv_timer_t *t)
 {
     srv *s = t->data;
     int64_t now = now_ms(s);
+    lim_table_sweep(&s->ips, s->opt.ip_rate_limit, now);
     ws_sess *ss, *tmp;
     DL_FOREACH_SAFE(s->sessions, ss, tmp) {
         int64_t quiet = now - ss->last_rx_ms;
@@ -491,10 +813,12 @@ static void lws_log_emit(int level, const char *line)
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
+    /* lws logs many peer faults (bad frames, refused handshakes) at error
+     * or warning level: a peer must not be able to fill the log with them */
     if (level & LLL_ERR)
-        log_error("lws: %.*s", (int)n, line);
+        log_limited(&ll_lws_err, LOG_ERROR, "lws: %.*s", (int)n, line);
     else if (level & LLL_WARN)
-        log_warn("lws: %.*s", (int)n, line);
+        log_limited(&ll_lws_warn, LOG_WARN, "lws: %.*s", (int)n, line);
     else
         log_debug("lws: %.*s", (int)n, line);
 }
@@ -603,6 +927,7 @@ fail:
     }
     msg_unref(s->welcome);
     http_files_free(s->files);
+    lim_table_free(&s->ips);
     free(s);
     return NULL;
 }
@@ -611,6 +936,7 @@ static void on_timer_closed(uv_handle_t *h)
 {
     srv *s = h->data;
     if (--s->closing_handles == 0) {
+        lim_table_free(&s->ips);
         http_files_free(s->files);
         msg_unref(s->welcome);
         free(s);

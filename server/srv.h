@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "gm.h"
+#include "lim.h"
 #include "store.h"
 
 struct lws;
@@ -27,6 +28,16 @@ typedef struct srv_options {
     double rate_limit;         /* messages per second per connection, 0 = off */
     int64_t ping_interval_ms;
     int64_t ping_timeout_ms;
+    /* abuse limits (docs/deploy.md, "Limits"); 0 turns one off */
+    int max_conns_per_ip;      /* WebSocket connections from one client address */
+    double ip_rate_limit;      /* messages per second per client address, burst 2N */
+    int max_watch;             /* games one connection watches */
+    int max_waiting;           /* waiting games one connection holds a seat in */
+    int max_waiting_per_ip;    /* the same, over one client address' connections */
+    const lim_net *trusted;    /* proxies whose X-Forwarded-For / X-Real-IP count */
+    size_t ntrusted;
+    const char *const *origins;   /* --allowed-origin values, "*" for any */
+    size_t norigins;
 } srv_options;
 
 typedef struct srv_stats {
@@ -34,6 +45,12 @@ typedef struct srv_stats {
     uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
     uint64_t too_big, rate_limited, bad_input, slow_closed, ping_timeouts;
     uint64_t http_requests;
+    /* handshakes refused: per-address limit, Origin, a path other than /ws */
+    uint64_t refused_ip, refused_origin, refused_path;
+    uint64_t ip_rate_limited, watch_capped, waiting_capped;
+    uint64_t protocol_errors;   /* closed with 1002 (bad close frame) */
+    uint64_t bad_utf8;          /* closed with 1007 */
+    uint64_t open_failed;       /* out of memory for a connection (closed 1011) */
     uint64_t errors[PROTO_ERR_COUNT];   /* errors this layer answered (parse, rate) */
 } srv_stats;
 

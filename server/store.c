@@ -14,6 +14,7 @@ const char *store_err_name(int err)
     case STORE_ENOMEM: return "out of memory";
     case STORE_EINVAL: return "invalid argument";
     case STORE_ECLOSED: return "store closed";
+    case STORE_EUNKNOWN: return "outcome unknown";
     default: return "unknown store error";
     }
 }
@@ -34,6 +35,7 @@ const char *store_backend_name(const store *s) { return s->be->name; }
 int store_is_up(const store *s) { return s->be->is_up(s); }
 uint32_t store_instance(const store *s) { return s->be->instance(s); }
 double store_latency_ms(const store *s) { return s->be->latency_ms(s); }
+uint64_t store_lost_count(const store *s) { return s->be->lost_count ? s->be->lost_count(s) : 0; }
 
 void store_game_create(store *s, const store_game *g, store_game_cb *cb, void *ud)
 {

@@ -8,7 +8,16 @@
  * Every operation completes through a callback, never before the call
  * returns (the memory backend defers to the next loop turn), so the manager
  * runs the same code paths on both backends. A callback receives the
- * caller's ud and a status: STORE_OK or a negative STORE_E* code.
+ * caller's ud and a status: STORE_OK or a negative STORE_E* code. Every
+ * call gets exactly one answer, on every path: out of memory included
+ * (STORE_ENOMEM), even when the operation itself could not be allocated.
+ *
+ * Outcomes are definite. STORE_EUNAVAIL means the operation did not happen
+ * and never will. A write whose reply was lost (the backend froze or the
+ * connection dropped after it was sent) is "in doubt": the store finds out
+ * whether it ran before answering, and answers what happened. Only when it
+ * cannot find out within its bound (30 s for Redis) does it answer
+ * STORE_EUNKNOWN: the write may or may not have run.
  *
  * Consistency model: a record carries a version. store_game_save() writes a
  * record only if the stored version is still the one the caller read, and in
@@ -31,7 +40,8 @@ enum {
     STORE_EUNAVAIL = -3,    /* backend unreachable now; nothing was changed */
     STORE_ENOMEM = -4,
     STORE_EINVAL = -5,
-    STORE_ECLOSED = -6      /* the store is shutting down */
+    STORE_ECLOSED = -6,     /* the store is shutting down */
+    STORE_EUNKNOWN = -7     /* a write in doubt whose outcome could not be learned */
 };
 const char *store_err_name(int err);
 
@@ -100,12 +110,21 @@ typedef struct store_events {
      * ids are the games on which `instance` held a seat; the manager removes
      * it from their holders and marks the seats away. */
     void (*orphaned)(void *ud, uint32_t instance, const int64_t *ids, size_t n);
+    /* The backend lost its data (Redis flushed, or restarted without
+     * persistence): every game known so far is gone. The store has made sure
+     * no id seen by this process is handed out again; the manager drops
+     * what it holds of the old games. */
+    void (*lost)(void *ud);
 } store_events;
 
 typedef struct store_options {
     const char *redis_url;       /* NULL: the memory backend */
     const char *instance_name;   /* for logs and presence bookkeeping */
     int64_t finished_ttl_ms;     /* how long an ended game stays readable (24 h) */
+    /* Redis: the namespace of every key and channel (default "ttt"), so
+     * deployments sharing one Redis stay apart; the db number of the URL is
+     * in every channel name too (pub/sub ignores SELECT). */
+    const char *redis_prefix;
 } store_options;
 
 /* Create the backend chosen by opts->redis_url on loop. Returns NULL and
@@ -122,6 +141,15 @@ int store_is_up(const store *s);                   /* 1 when reachable now */
 uint32_t store_instance(const store *s);           /* this process' id, 0 until known */
 /* Milliseconds of the last round trip to the backend (0 for memory). */
 double store_latency_ms(const store *s);
+/* How many times the backend was found to have lost its data. */
+uint64_t store_lost_count(const store *s);
+
+/* Whether a waiting game's creator (seat X) is connected somewhere: a
+ * waiting "create" game is on the open list only then. */
+static inline int store_creator_present(const store_game *g)
+{
+    return g->seat[0].computer || g->seat[0].nholders > 0 || !g->seat[0].away_ms;
+}
 
 /* Create g as a new game: the store assigns g->id (100, 101, ... across all
  * processes; never reused), sets version 1, and lists it as open when
@@ -146,7 +174,9 @@ void store_game_save(store *s, const store_game *g, store_game_cb *cb, void *ud)
  * and whose seat[0] equals tmpl's). A game is handed to one caller only. */
 void store_game_quick(store *s, const store_game *tmpl, store_game_cb *cb, void *ud);
 
-/* Waiting games opened with "create", oldest first, at most max. */
+/* Waiting games opened with "create" whose creator is present, oldest
+ * first, at most max. A game whose creator is away leaves the list, and
+ * comes back (in its place by age) when a save shows the creator back. */
 void store_open_list(store *s, size_t max, store_list_cb *cb, void *ud);
 
 /* Claim games whose deadline_ms <= now_ms, at most max. A claimed game is not
@@ -187,6 +217,7 @@ typedef struct store_backend {
     void (*deadline_reset)(store *s, const store_game *g, store_done_cb *cb, void *ud);
     void (*subscribe)(store *s, int64_t id, store_done_cb *cb, void *ud);
     void (*unsubscribe)(store *s, int64_t id);
+    uint64_t (*lost_count)(const store *s);
 } store_backend;
 
 /* Every backend's struct begins with this, so store.c can dispatch. */

@@ -12,12 +12,19 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+/* uthash exits the process when it cannot allocate; ask it to report
+ * instead, so an add that fails becomes STORE_ENOMEM and nothing else */
+#define HASH_NONFATAL_OOM 1
+static int mem_hash_oom;
+#define uthash_nonfatal_oom(obj) do { (void)(obj); mem_hash_oom = 1; } while (0)
 #include <uthash.h>
 #include <utlist.h>
 #include <uv.h>
 
 #define FIRST_GAME_ID 100
 #define SWEEP_MS 10000   /* expiry sweep period: memory is returned within 10 s of a TTL */
+#define FAIL_RING 256    /* answers owed while out of memory, see fail_push */
 
 typedef struct mem_game {
     int64_t id;
@@ -46,16 +53,25 @@ typedef struct heap {
 
 enum { OP_GAME, OP_LIST, OP_IDS, OP_DONE, OP_PUBLISH };
 
+typedef union mem_cb {
+    store_game_cb *game;
+    store_list_cb *list;
+    store_ids_cb *ids;
+    store_done_cb *done;
+} mem_cb;
+
+/* an answer owed to a caller whose op could not even be allocated */
+typedef struct fail_rec {
+    int kind;
+    mem_cb cb;
+    void *ud;
+} fail_rec;
+
 typedef struct mem_op {
     struct mem_op *next;
     int kind;
     int status;
-    union {
-        store_game_cb *game;
-        store_list_cb *list;
-        store_ids_cb *ids;
-        store_done_cb *done;
-    } cb;
+    mem_cb cb;
     void *ud;
     void *arr;                   /* OP_LIST / OP_IDS results, freed after the call */
     size_t n;
@@ -73,6 +89,8 @@ typedef struct mem_store {
     mem_sub *subs;
     heap deadlines, expiries;
     mem_op *q_head, *q_tail;
+    fail_rec fails[FAIL_RING];   /* answered ENOMEM at the next idle turn */
+    unsigned nfails;
     uv_idle_t idle;
     uv_timer_t sweep;
     int closing, handles_closing, handles_open;
@@ -92,16 +110,25 @@ static int64_t now_ms(mem_store *m)
 
 /* ---- min-heap -------------------------------------------------------------- */
 
+/* room for one more entry: called before a change, so that a change never
+ * half happens for want of memory */
+static int heap_reserve(heap *h)
+{
+    if (h->n < h->cap)
+        return 0;
+    size_t cap = h->cap ? h->cap * 2 : 64;
+    heap_ent *v = realloc(h->v, cap * sizeof(*v));
+    if (!v)
+        return -1;
+    h->v = v;
+    h->cap = cap;
+    return 0;
+}
+
 static int heap_push(heap *h, int64_t when, int64_t id)
 {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        heap_ent *v = realloc(h->v, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        h->v = v;
-        h->cap = cap;
-    }
+    if (heap_reserve(h) != 0)
+        return -1;
     size_t i = h->n++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
@@ -153,6 +180,45 @@ static mem_op *op_new(mem_store *m, int kind, void *ud)
     if (!m->handles_closing)
         uv_idle_start(&m->idle, on_idle);   /* a no-op when already started */
     return op;
+}
+
+/* The op itself could not be allocated: the caller is still owed its one
+ * answer, later, like every answer. The ring lives in the store, so this
+ * allocates nothing; FAIL_RING answers owed in one loop turn with no memory
+ * at all is where we stop rather than leave an operation that never ends. */
+static void fail_push(mem_store *m, int kind, mem_cb cb, void *ud)
+{
+    if (m->nfails == FAIL_RING)
+        abort();
+    m->fails[m->nfails++] = (fail_rec){kind, cb, ud};
+    if (!m->handles_closing)
+        uv_idle_start(&m->idle, on_idle);
+}
+
+static void fails_flush(mem_store *m)
+{
+    unsigned n = m->nfails;
+    fail_rec f[FAIL_RING];
+    memcpy(f, m->fails, n * sizeof(f[0]));
+    m->nfails = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int st = m->closing ? STORE_ECLOSED : STORE_ENOMEM;
+        switch (f[i].kind) {
+        case OP_GAME:
+            f[i].cb.game(f[i].ud, st, NULL);
+            break;
+        case OP_LIST:
+            f[i].cb.list(f[i].ud, st, NULL, 0);
+            break;
+        case OP_IDS:
+            f[i].cb.ids(f[i].ud, st, NULL, 0);
+            break;
+        default:
+            if (f[i].cb.done)
+                f[i].cb.done(f[i].ud, st);
+            break;
+        }
+    }
 }
 
 static void run_op(mem_store *m, mem_op *op)
@@ -207,8 +273,9 @@ static void on_handle_closed(uv_handle_t *h);
 static void on_idle(uv_idle_t *h)
 {
     mem_store *m = h->data;
+    fails_flush(m);
     flush(m);
-    if (m->q_head)
+    if (m->q_head || m->nfails)
         return;
     uv_idle_stop(&m->idle);
     if (m->closing && !m->handles_closing) {
@@ -221,8 +288,10 @@ static void on_idle(uv_idle_t *h)
 static void game_reply(mem_store *m, store_game_cb *cb, void *ud, int status, const store_game *g)
 {
     mem_op *op = op_new(m, OP_GAME, ud);
-    if (!op)
-        return;   /* out of memory: the caller's op is lost, as a dropped reply would be */
+    if (!op) {
+        fail_push(m, OP_GAME, (mem_cb){.game = cb}, ud);
+        return;
+    }
     op->cb.game = cb;
     op->status = status;
     if (g)
@@ -235,6 +304,8 @@ static void publish(mem_store *m, const store_game *g)
     HASH_FIND(hh, m->subs, &g->id, sizeof(g->id), sub);
     if (!sub)
         return;
+    /* out of memory the event is lost; in this one process the saver's own
+     * answer carries the same record to the manager's room */
     mem_op *op = op_new(m, OP_PUBLISH, NULL);
     if (op)
         op->g = *g;
@@ -251,15 +322,38 @@ static void unlist(mem_store *m, mem_game *mg)
     mg->listed = 0;
 }
 
-/* Bring every index in step with mg->rec: the one atomic step of a save. */
+/* on the open list by id (= age), as Redis' ZSET scored by id keeps it: a
+ * game whose creator comes back returns to its place */
+static void open_insert(mem_store *m, mem_game *mg)
+{
+    mem_game *at;
+    DL_FOREACH(m->open_head, at) if (at->id > mg->id) break;
+    if (at)
+        DL_PREPEND_ELEM(m->open_head, at, mg);
+    else
+        DL_APPEND(m->open_head, mg);
+    mg->listed = 1;
+}
+
+/* Whether the two heaps have room for what reindex() may push. */
+static int reindex_reserve(mem_store *m)
+{
+    return heap_reserve(&m->deadlines) == 0 && heap_reserve(&m->expiries) == 0 ? 0 : -1;
+}
+
+/* Bring every index in step with mg->rec: the one atomic step of a save.
+ * Allocates nothing once reindex_reserve() succeeded. */
 static void reindex(mem_store *m, mem_game *mg)
 {
     const store_game *g = &mg->rec;
     if (g->st.status != GAME_WAITING)
         unlist(m, mg);
-    else if (!mg->listed && g->kind == STORE_KIND_CREATE) {
-        DL_APPEND(m->open_head, mg);
-        mg->listed = 1;
+    else if (g->kind == STORE_KIND_CREATE) {
+        int present = store_creator_present(g);
+        if (present && !mg->listed)
+            open_insert(m, mg);
+        else if (!present && mg->listed)
+            unlist(m, mg);
     } else if (!mg->listed && g->kind == STORE_KIND_QUICK) {
         DL_APPEND(m->quick_head, mg);
         mg->listed = 2;
@@ -299,14 +393,22 @@ static void on_sweep(uv_timer_t *t)
 
 static mem_game *game_insert(mem_store *m, const store_game *g, uint8_t kind)
 {
+    if (reindex_reserve(m) != 0)
+        return NULL;
     mem_game *mg = calloc(1, sizeof(*mg));
     if (!mg)
         return NULL;
     mg->rec = *g;
-    mg->rec.id = mg->id = m->next_id++;
+    mg->rec.id = mg->id = m->next_id;
     mg->rec.version = 1;
     mg->rec.kind = kind;
+    mem_hash_oom = 0;
     HASH_ADD(hh, m->games, id, sizeof(mg->id), mg);
+    if (mem_hash_oom) {
+        free(mg);
+        return NULL;   /* the id is not consumed: ids stay consecutive */
+    }
+    m->next_id++;
     reindex(m, mg);
     return mg;
 }
@@ -343,6 +445,10 @@ static void mem_save(store *s, const store_game *g, store_game_cb *cb, void *ud)
         game_reply(m, cb, ud, STORE_ECONFLICT, &mg->rec);
         return;
     }
+    if (reindex_reserve(m) != 0) {
+        game_reply(m, cb, ud, STORE_ENOMEM, NULL);   /* nothing changed */
+        return;
+    }
     mg->rec = *g;
     mg->rec.version = g->version + 1;
     reindex(m, mg);
@@ -373,6 +479,7 @@ static void mem_open_list(store *s, size_t max, store_list_cb *cb, void *ud)
     mem_op *op = op_new(m, OP_LIST, ud);
     if (!op) {
         free(arr);
+        fail_push(m, OP_LIST, (mem_cb){.list = cb}, ud);
         return;
     }
     op->cb.list = cb;
@@ -399,6 +506,7 @@ static void mem_claim_due(store *s, int64_t now, int64_t lease_ms, size_t max,
     mem_op *op = op_new(m, OP_IDS, ud);
     if (!op) {
         free(ids);
+        fail_push(m, OP_IDS, (mem_cb){.ids = cb}, ud);
         return;
     }
     op->cb.ids = cb;
@@ -426,6 +534,8 @@ static void done_reply(mem_store *m, store_done_cb *cb, void *ud, int status)
     if (op) {
         op->cb.done = cb;
         op->status = status;
+    } else {
+        fail_push(m, OP_DONE, (mem_cb){.done = cb}, ud);
     }
 }
 
@@ -434,6 +544,10 @@ static void mem_deadline_reset(store *s, const store_game *g, store_done_cb *cb,
     mem_store *m = (mem_store *)s;
     mem_game *mg;
     HASH_FIND(hh, m->games, &g->id, sizeof(g->id), mg);
+    if (mg && mg->rec.version == g->version && heap_reserve(&m->deadlines) != 0) {
+        done_reply(m, cb, ud, STORE_ENOMEM);
+        return;
+    }
     if (mg && mg->rec.version == g->version) {
         mg->idx_deadline = g->deadline_ms;
         if (g->deadline_ms)
@@ -449,7 +563,12 @@ static void mem_subscribe(store *s, int64_t id, store_done_cb *cb, void *ud)
     HASH_FIND(hh, m->subs, &id, sizeof(id), sub);
     if (!sub && (sub = calloc(1, sizeof(*sub))) != NULL) {
         sub->id = id;
+        mem_hash_oom = 0;
         HASH_ADD(hh, m->subs, id, sizeof(sub->id), sub);
+        if (mem_hash_oom) {
+            free(sub);
+            sub = NULL;
+        }
     }
     done_reply(m, cb, ud, sub ? STORE_OK : STORE_ENOMEM);
 }
@@ -468,6 +587,7 @@ static void mem_unsubscribe(store *s, int64_t id)
 static int mem_is_up(const store *s) { return !((const mem_store *)s)->closing; }
 static uint32_t mem_instance(const store *s) { (void)s; return 1; }
 static double mem_latency_ms(const store *s) { (void)s; return 0.0; }
+static uint64_t mem_lost_count(const store *s) { (void)s; return 0; }
 
 /* ---- lifecycle ---------------------------------------------------------------- */
 
@@ -544,4 +664,5 @@ const store_backend store_memory_backend = {
     .deadline_reset = mem_deadline_reset,
     .subscribe = mem_subscribe,
     .unsubscribe = mem_unsubscribe,
+    .lost_count = mem_lost_count,
 };

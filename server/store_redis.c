@@ -4,11 +4,15 @@
  * the store opens "down" and reports health(1) once both of its connections
  * (commands, and one subscriber) are ready.
  *
- * Key schema. Every per-game key carries the hash tag {<id>}.
+ * Key schema. "ttt" is the prefix (store_options.redis_prefix, default
+ * "ttt"): every key and channel carries it. Every per-game key carries the
+ * hash tag {<id>}.
  *   ttt:id               STRING  INCR counter; a game's id is the value + 99,
  *                                so a fresh Redis hands out 100, 101, ... and an
- *                                id is never repeated (as long as Redis keeps its
- *                                data: run it with AOF or RDB)
+ *                                id is never repeated: after a data loss every
+ *                                live process raises it above the ids it saw
+ *   ttt:epoch            STRING  a random name of this data set, written once;
+ *                                missing or changed = the data was lost
  *   ttt:{<id>}:game      HASH    v = version (decimal; what the save script
  *                                    compares, so Lua never parses a record)
  *                                d = the record (binary, format below)
@@ -18,9 +22,13 @@
  *                                waiting -> finished_ttl_ms + time to its
  *                                deadline (a safety net when no server is left to
  *                                time it out); playing -> none
- *   ttt:{<id>}:ch        channel each save PUBLISHes the new record here
- *   ttt:open             ZSET    waiting STORE_KIND_CREATE games, score = id
- *                                (ids follow creation order across processes)
+ *   ttt:{<id>}:ch        channel each save PUBLISHes the new record here;
+ *   ttt:<db>:{<id>}:ch           with a db other than 0 (pub/sub ignores SELECT)
+ *   ttt:op:<nonce>       STRING  what one write did, for in-doubt resolution
+ *                                (see LUA_FENCE); 60 s, or 10 min once fenced
+ *   ttt:open             ZSET    waiting STORE_KIND_CREATE games whose creator
+ *                                is present, score = id (ids follow creation
+ *                                order across processes)
  *   ttt:quick            ZSET    waiting STORE_KIND_QUICK games not handed out
  *                                yet, score = id
  *   ttt:deadline         ZSET    games with a deadline, score = deadline_ms, or
@@ -35,19 +43,8 @@
  *   ttt:reap_grace       STRING  no instance is declared dead before this (ms):
  *                                set after a stall of Redis, see the reap script
  * The scripts drop an index entry whose game key has expired when they meet it.
- * Pub/sub is not scoped by database number: two deployments must not share one
- * Redis server through different /db numbers.
  *
- * Record format 1 (all integers little-endian, written field by field):
- *   u8 format=1, i64 id, u64 version,
- *   game_state: u16 x, u16 o, u8 moves[9], u8 ply, u8 status, u8 result,
- *               u8 winner, i8 line[3],
- *   2 x seat:   u8 taken, u8 computer, u8 nholders (<= 4), u32 holders[nholders],
- *               i64 away_ms, u8 token_hash[32],
- *   u8 kind, u8 level, u8 rematch[2], i64 rematch_id, i64 created_ms,
- *   i64 updated_ms, i64 deadline_ms.
- * Holders past nholders and padding are not stored (they read back as 0). A
- * future format gets a new first byte; readers refuse what they don't know.
+ * The record (field d, and what is published) is store_codec.h's format.
  *
  * Every multi-key step is one Lua script (SCRIPT LOAD at connect, EVALSHA,
  * EVAL when Redis answers NOSCRIPT), so it is atomic and one round trip.
@@ -66,8 +63,9 @@
  * logs so when its next heartbeat finds itself gone.
  *
  * Outages: when a connection drops, or a command got no reply for 5 s (Redis
- * hung; the libuv adapter also ignores poll errors), every operation waiting
- * on it completes with STORE_EUNAVAIL (a save whose fate is unknown too),
+ * hung; the libuv adapter also ignores poll errors), every read waiting on it
+ * completes with STORE_EUNAVAIL, every write waiting on it is in doubt (see
+ * "writes in doubt" below: answered with what Redis did, once it can tell),
  * health(0) is raised, and a fresh redisAsyncContext is made after
  * 100 ms .. 2 s of jittered backoff (hiredis contexts never reconnect); on
  * reconnection the scripts are loaded again, every confirmed subscription is
@@ -75,11 +73,16 @@
  * link dropped before Redis confirmed) is not kept: the caller subscribes
  * again after health(1). Contexts are freed only from our own idle or timer
  * callbacks, never inside hiredis' callbacks, and ops hold no pointer into a
- * context after it is gone. */
+ * context after it is gone.
+ *
+ * Data loss: the heartbeat (and each reconnection's handshake) compares
+ * ttt:epoch with the one we know, and create/quick refuse (TTTLOST) when it
+ * differs; see data_lost(). Every reply is hostile until checked: its type,
+ * its element count, each string's length; records go through rec_decode,
+ * which range-checks every field. */
 #include "store.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -95,6 +98,8 @@
 #include <hiredis/adapters/libuv.h>   /* after uv.h: the one place hiredis meets the loop */
 
 #include "log.h"
+#include "redis_url.h"
+#include "store_codec.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
 #define BACKOFF_MIN_MS 100
@@ -109,23 +114,34 @@
 #define BYE_TIMEOUT_MS 1000       /* how long close waits for the goodbye */
 #define SUB_BATCH 128             /* channels per SUBSCRIBE when re-subscribing */
 #define COUNT_MAX 100000          /* cap on max for open_list / claim_due */
+#define DOUBT_MAX_MS 30000        /* how long a write in doubt waits to be resolved */
+#define LOST_GRACE_MS 2500        /* no create for this long after a data loss */
+#define FAIL_RING 256             /* answers owed while out of memory, see fail_push */
+#define PREFIX_MAX 32
 
-#define REC_FORMAT 1
-#define REC_MAX 256               /* a format-1 record is at most 191 bytes */
 #define OP_MAXARGS 16
 
 /* ---- Lua ----------------------------------------------------------------------
+ * The sources name every key 'ttt:...'; store_open() rewrites that prefix to
+ * --redis-prefix in its own copy (the prefix is checked to be [A-Za-z0-9_.-],
+ * so it cannot break out of a Lua string).
+ *
  * Common ARGV of create, quick and save:
- *   [1] record  [2] status (0 waiting, 1 playing, 2 over)  [3] list: 'o' open,
- *   'q' quick, '-' none (create only)  [4] deadline_ms or 0  [5] ttl ms or 0
+ *   [1] record  [2] status (0 waiting, 1 playing, 2 over)  [3] list: 'o' on
+ *   the open list, 'x' off it (creator away), 'q' queue for matchmaking
+ *   (create only), '-' leave as is  [4] deadline_ms or 0  [5] ttl ms or 0
  *   (persist)  [6] holders "3 7" ('' once over)
+ * and the last ARGV of every write (create, quick, save, deadline_reset) is
+ * the op's nonce: see LUA_FENCE.
  * ttt_index() brings every index in step with the record just written. */
 #define LUA_INDEX \
     "local function ttt_index(id, k, oldh)\n" \
     "  if ARGV[2] ~= '0' then\n" \
     "    redis.call('ZREM', 'ttt:open', id)\n" \
     "    redis.call('ZREM', 'ttt:quick', id)\n" \
-    "  end\n" \
+    "  elseif ARGV[3] == 'o' then redis.call('ZADD', 'ttt:open', id, id)\n" \
+    "  elseif ARGV[3] == 'x' then redis.call('ZREM', 'ttt:open', id)\n" \
+    "  elseif ARGV[3] == 'q' then redis.call('ZADD', 'ttt:quick', id, id) end\n" \
     "  if ARGV[4] ~= '0' then redis.call('ZADD', 'ttt:deadline', ARGV[4], id)\n" \
     "  else redis.call('ZREM', 'ttt:deadline', id) end\n" \
     "  if ARGV[5] ~= '0' then redis.call('PEXPIRE', k, ARGV[5])\n" \
@@ -141,6 +157,30 @@
     "  redis.call('HSET', k, 'h', ARGV[6])\n" \
     "end\n"
 
+/* In-doubt writes (see "Outages" above). Every write carries a nonce and,
+ * in the same atomic step, leaves the marker ttt:op:<nonce> = what it did,
+ * for MARK_TTL_MS. The resolve script reads the marker; when there is none
+ * it writes one that says "fenced" (for FENCE_TTL_MS), and a write that
+ * finds its marker already there does nothing. So whichever of the two
+ * Redis runs first, the answer the resolver gives is the truth for good. */
+#define MARK_TTL_MS 60000          /* > DOUBT_MAX_MS: a marker outlives its resolution */
+#define FENCE_TTL_MS 600000        /* a stray old write may arrive this late */
+#define LUA_FENCE \
+    "local NONCE = 'ttt:op:' .. ARGV[#ARGV]\n" \
+    "local function ttt_mark(v) redis.call('SET', NONCE, v, 'PX', 60000) end\n" \
+    "if redis.call('EXISTS', NONCE) == 1 then return redis.error_reply('TTTFENCED') end\n"
+
+/* create and quick: ARGV[7] the epoch this process knows, [8] the highest
+ * game id it has seen. A Redis that lost its data (no epoch, or another
+ * one) creates nothing: the caller learns of the loss first. The counter is
+ * raised above the highest id seen, so an id is never handed out twice. */
+#define LUA_EPOCH_CHECK \
+    "if redis.call('GET', 'ttt:epoch') ~= ARGV[7] then return redis.error_reply('TTTLOST') end\n" \
+    "local floor = tonumber(ARGV[8]) - 99\n" \
+    "if floor > 0 and tonumber(redis.call('GET', 'ttt:id') or '0') < floor then\n" \
+    "  redis.call('SET', 'ttt:id', floor)\n" \
+    "end\n"
+
 /* the new id is written into bytes 2..9 of the record the caller encoded */
 #define LUA_CREATE_BODY \
     "local id = tostring(redis.call('INCR', 'ttt:id') + 99)\n" \
@@ -148,25 +188,24 @@
     "local d = string.sub(ARGV[1], 1, 1) .. struct.pack('<i8', tonumber(id))" \
     " .. string.sub(ARGV[1], 10)\n" \
     "redis.call('HSET', k, 'v', '1', 'd', d)\n" \
-    "if ARGV[3] == 'o' then redis.call('ZADD', 'ttt:open', id, id)\n" \
-    "elseif ARGV[3] == 'q' then redis.call('ZADD', 'ttt:quick', id, id) end\n" \
     "ttt_index(id, k, false)\n" \
+    "ttt_mark('c' .. id)\n" \
     "return d\n"
 
 enum { SC_CREATE, SC_SAVE, SC_QUICK, SC_LIST, SC_CLAIM, SC_RESET, SC_BEAT, SC_REAP, SC_BYE,
-       SC_COUNT };
+       SC_RESOLVE, SC_COUNT };
 
 static const char *const script_name[SC_COUNT] = {
     "create", "save", "quick", "open_list", "claim_due", "deadline_reset", "heartbeat",
-    "reap", "goodbye"};
+    "reap", "goodbye", "resolve"};
 
 static const char *const script_src[SC_COUNT] = {
     /* create: -> record */
-    LUA_INDEX LUA_CREATE_BODY,
+    LUA_INDEX LUA_FENCE LUA_EPOCH_CHECK LUA_CREATE_BODY,
 
-    /* save: KEYS[1] game key; ARGV[7] id, [8] expected version, [9] channel
-     * -> {0} saved, {1} not found, {2, current record} version conflict */
-    LUA_INDEX
+    /* save: KEYS[1] game key; ARGV[7] id, [8] expected version, [9] channel,
+     * [10] nonce -> {0} saved, {1} not found, {2, current record} conflict */
+    LUA_INDEX LUA_FENCE
     "local k = KEYS[1]\n"
     "local cur = redis.call('HMGET', k, 'v', 'd', 'h')\n"
     "if not cur[1] then return {1} end\n"
@@ -174,15 +213,19 @@ static const char *const script_src[SC_COUNT] = {
     "redis.call('HSET', k, 'v', tostring(tonumber(ARGV[8]) + 1), 'd', ARGV[1])\n"
     "ttt_index(ARGV[7], k, cur[3])\n"
     "redis.call('PUBLISH', ARGV[9], ARGV[1])\n"
+    "ttt_mark('s')\n"
     "return {0}\n",
 
     /* quick: pop the oldest queued game that still exists, else create */
-    LUA_INDEX
+    LUA_INDEX LUA_FENCE LUA_EPOCH_CHECK
     "while true do\n"
     "  local p = redis.call('ZPOPMIN', 'ttt:quick')\n"
     "  if #p == 0 then break end\n"
     "  local d = redis.call('HGET', 'ttt:{' .. p[1] .. '}:game', 'd')\n"
-    "  if d then return d end\n"
+    "  if d then\n"
+    "    ttt_mark('p' .. p[1])\n"
+    "    return d\n"
+    "  end\n"
     "end\n"
     LUA_CREATE_BODY,
 
@@ -216,8 +259,10 @@ static const char *const script_src[SC_COUNT] = {
     "end\n"
     "return out\n",
 
-    /* deadline_reset: KEYS[1] game key; ARGV[1] id, [2] version, [3] deadline
-     * -> 0, or 1 when the game is gone */
+    /* deadline_reset: KEYS[1] game key; ARGV[1] id, [2] version, [3]
+     * deadline, [4] nonce -> 0, or 1 when the game is gone */
+    LUA_FENCE
+    "ttt_mark('r')\n"
     "local v = redis.call('HGET', KEYS[1], 'v')\n"
     "if not v then return 1 end\n"
     "if v == ARGV[2] then\n"
@@ -226,10 +271,36 @@ static const char *const script_src[SC_COUNT] = {
     "end\n"
     "return 0\n",
 
-    /* heartbeat: ARGV[1] instance -> 1 when the instance was not listed */
-    "local t = redis.call('TIME')\n"
-    "return redis.call('ZADD', 'ttt:instances', t[1] * 1000 + math.floor(t[2] / 1000),"
-    " ARGV[1])\n",
+    /* heartbeat, also the handshake's epoch step: ARGV[1] instance (0 while
+     * unknown), [2] the epoch this process knows ('' at its first
+     * connection), [3] a fresh epoch to write when there is none, [4] the
+     * highest game id this process has seen -> {listed anew, lost, epoch}.
+     * The epoch is written once per data set: when it is missing or changed
+     * under a process that knew one, Redis lost its data. Every live process
+     * then raises the id counter (and the instance counter) above what it
+     * has seen, within one heartbeat. */
+    "local lost = 0\n"
+    "local e = redis.call('GET', 'ttt:epoch')\n"
+    "if not e then\n"
+    "  redis.call('SET', 'ttt:epoch', ARGV[3])\n"
+    "  e = ARGV[3]\n"
+    "  if ARGV[2] ~= '' then lost = 1 end\n"
+    "elseif ARGV[2] ~= '' and e ~= ARGV[2] then lost = 1 end\n"
+    "local floor = tonumber(ARGV[4]) - 99\n"
+    "if floor > 0 and tonumber(redis.call('GET', 'ttt:id') or '0') < floor then\n"
+    "  redis.call('SET', 'ttt:id', floor)\n"
+    "end\n"
+    "local i = tonumber(ARGV[1])\n"
+    "local added = 0\n"
+    "if i > 0 then\n"
+    "  if tonumber(redis.call('GET', 'ttt:instance_seq') or '0') < i then\n"
+    "    redis.call('SET', 'ttt:instance_seq', i)\n"
+    "  end\n"
+    "  local t = redis.call('TIME')\n"
+    "  added = redis.call('ZADD', 'ttt:instances', t[1] * 1000 + math.floor(t[2] / 1000),"
+    " ARGV[1])\n"
+    "end\n"
+    "return {added, lost, e}\n",
 
     /* reap: ARGV[1] self, [2] stale ms, [3] max, [4] gap ms
      * -> {{instance, {ids}}, ...}. Atomic, so each dead instance goes to
@@ -269,6 +340,22 @@ static const char *const script_src[SC_COUNT] = {
     "  redis.call('DEL', k)\n"
     "end\n"
     "return 1\n",
+
+    /* resolve: ARGV[1] nonce of a write in doubt, [2] fence ttl ms
+     * -> {0} it did not happen and now never will, {1, marker} it happened
+     * ('c<id>' created, 'p<id>' + the record: quick handed out that game,
+     * 's' saved, 'r' reset) */
+    "local k = 'ttt:op:' .. ARGV[1]\n"
+    "local m = redis.call('GET', k)\n"
+    "if not m then\n"
+    "  redis.call('SET', k, 'x', 'PX', ARGV[2])\n"
+    "  return {0}\n"
+    "end\n"
+    "if m == 'x' then return {0} end\n"
+    "if string.sub(m, 1, 1) == 'p' then\n"
+    "  return {1, m, redis.call('HGET', 'ttt:{' .. string.sub(m, 2) .. '}:game', 'd') or ''}\n"
+    "end\n"
+    "return {1, m}\n",
 };
 
 /* ---- types ---------------------------------------------------------------------- */
@@ -296,8 +383,22 @@ typedef struct rconn {
 
 enum { OP_CREATE, OP_LOAD, OP_SAVE, OP_QUICK, OP_LIST, OP_CLAIM, OP_RESET, OP_SUB,
        OP_HANDSHAKE, OP_BEAT, OP_REAP, OP_BYE };
-enum { W_NONE, W_INFLIGHT, W_DQ, W_CONFIRM };          /* which list an op is on */
-enum { HS_AUTH, HS_SELECT, HS_SCRIPT, HS_INSTANCE };
+enum { W_NONE, W_INFLIGHT, W_DQ, W_CONFIRM, W_DOUBT };  /* which list an op is on */
+enum { HS_AUTH, HS_SELECT, HS_SCRIPT, HS_INSTANCE, HS_EPOCH };
+
+typedef union rcb {
+    store_game_cb *game;
+    store_list_cb *list;
+    store_ids_cb *ids;
+    store_done_cb *done;
+} rcb;
+
+/* an answer owed to a caller whose op could not even be allocated */
+typedef struct fail_rec {
+    uint8_t type;
+    rcb cb;
+    void *ud;
+} fail_rec;
 
 /* One operation. It lives until the caller has been answered (completed) and
  * hiredis has given it back (hiredis == 0): at close the caller is answered
@@ -310,27 +411,27 @@ struct rop {
     uint8_t type, where, hiredis, completed;
     uint8_t eval;                /* sent as EVAL after a NOSCRIPT */
     uint8_t added;               /* OP_SUB: this call added the id to the set */
+    uint8_t write;               /* changes data: in doubt when its reply is lost */
+    uint8_t resolving;           /* in doubt: the resolve script is out for it */
     int status;                  /* for a deferred completion */
     int script;                  /* SC_* when a script, else -1 */
     int hs, hs_arg;
-    union {
-        store_game_cb *game;
-        store_list_cb *list;
-        store_ids_cb *ids;
-        store_done_cb *done;
-    } cb;
+    rcb cb;
     void *ud;
     int64_t id;
     uint64_t t0;                 /* uv_hrtime() when sent */
+    uint64_t t_first;            /* uv_now() when first sent (the doubt bound) */
+    char nonce[34];              /* a write's unique name, see LUA_FENCE */
     store_game g;                /* save: the record as written */
     int argc;
     const char *argv[OP_MAXARGS];
     size_t argvlen[OP_MAXARGS];
     char num[OP_MAXARGS][24];
-    char key[48];
-    char chan[48];
+    char key[96];
+    char chan[96];
     char holders[2 * STORE_MAX_HOLDERS * 11 + 1];
     uint8_t blob[REC_MAX];
+    size_t bloblen;
 };
 
 typedef struct oplist {
@@ -348,9 +449,9 @@ struct store_redis {
     uv_loop_t *loop;
     store_events ev;
     char *name;
-    /* from the URL */
-    char *unix_path, *host, *user, *pass;
-    int port, db, numeric_host;
+    redis_url url;
+    char prefix[PREFIX_MAX + 1];
+    char *src[SC_COUNT];         /* script_src with the prefix put in */
     int64_t finished_ttl_ms;
 
     rconn cmd, sub;
@@ -363,6 +464,15 @@ struct store_redis {
     oplist inflight;             /* sent, reply awaited (both connections) */
     oplist dq;                   /* answered at the next idle turn */
     oplist confirms;             /* store_subscribe() calls awaiting Redis */
+    oplist doubts;               /* writes whose outcome is not known yet */
+    fail_rec fails[FAIL_RING];   /* answered ENOMEM at the next idle turn */
+    unsigned nfails;
+    uint64_t nonce_salt, nonce_seq;
+
+    char epoch[24];              /* the data set we know ('' before the first look) */
+    int64_t max_id;              /* the highest game id this process has seen */
+    uint64_t lost_count;         /* data losses noticed */
+    uint64_t lost_until;         /* uv_now() before which nothing is created */
     idset subs;
 
     uv_idle_t idle;
@@ -427,23 +537,38 @@ static void ol_unlink(oplist *l, rop *op)
     op->where = W_NONE;
 }
 
-static void game_key(char *buf, size_t n, int64_t id)
+static void game_key(const store_redis *s, char *buf, size_t n, int64_t id)
 {
-    snprintf(buf, n, "ttt:{%" PRId64 "}:game", id);
+    snprintf(buf, n, "%s:{%" PRId64 "}:game", s->prefix, id);
 }
 
-static int chan_name(char *buf, size_t n, int64_t id)
+/* Pub/sub ignores the db number, so the channel carries it (and the prefix):
+ * deployments on other dbs or prefixes of one Redis never hear each other.
+ * db 0 keeps the name "<prefix>:{<id>}:ch" that older processes use, so a
+ * rolling upgrade of a default deployment stays one pub/sub world; a prefix
+ * has no ':' in it, so "<prefix>:<db>:{" can never be another's "<prefix>:{". */
+static int chan_head(const store_redis *s, char *buf, size_t n)
 {
-    return snprintf(buf, n, "ttt:{%" PRId64 "}:ch", id);
+    if (s->url.db == 0)
+        return snprintf(buf, n, "%s:{", s->prefix);
+    return snprintf(buf, n, "%s:%d:{", s->prefix, s->url.db);
 }
 
-/* "ttt:{<id>}:ch" -> id, or 0 */
-static int64_t chan_id(const char *p, size_t len)
+static int chan_name(const store_redis *s, char *buf, size_t n, int64_t id)
 {
-    if (len < 10 || memcmp(p, "ttt:{", 5) != 0 || memcmp(p + len - 4, "}:ch", 4) != 0)
+    int h = chan_head(s, buf, n);
+    return h + snprintf(buf + h, n - (size_t)h, "%" PRId64 "}:ch", id);
+}
+
+/* "<prefix>[:<db>]:{<id>}:ch" -> id, or 0 for anything else */
+static int64_t chan_id(const store_redis *s, const char *p, size_t len)
+{
+    char head[PREFIX_MAX + 16];
+    size_t hl = (size_t)chan_head(s, head, sizeof(head));
+    if (len < hl + 5 || memcmp(p, head, hl) != 0 || memcmp(p + len - 4, "}:ch", 4) != 0)
         return 0;
     int64_t id = 0;
-    for (size_t i = 5; i < len - 4; i++) {
+    for (size_t i = hl; i < len - 4; i++) {
         if (p[i] < '0' || p[i] > '9' || id > (INT64_MAX - 9) / 10)
             return 0;
         id = id * 10 + (p[i] - '0');
@@ -526,154 +651,6 @@ static void idset_del(idset *t, int64_t id)
     }
 }
 
-/* ---- record codec ----------------------------------------------------------------- */
-
-typedef struct wbuf {
-    uint8_t *p;
-    size_t n;
-} wbuf;
-
-static void put8(wbuf *w, uint8_t v) { w->p[w->n++] = v; }
-
-static void put16(wbuf *w, uint16_t v)
-{
-    put8(w, (uint8_t)v);
-    put8(w, (uint8_t)(v >> 8));
-}
-
-static void put32(wbuf *w, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        put8(w, (uint8_t)(v >> (8 * i)));
-}
-
-static void put64(wbuf *w, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        put8(w, (uint8_t)(v >> (8 * i)));
-}
-
-typedef struct rbuf {
-    const uint8_t *p;
-    size_t n, off;
-    int bad;
-} rbuf;
-
-static uint8_t get8(rbuf *r)
-{
-    if (r->off >= r->n) {
-        r->bad = 1;
-        return 0;
-    }
-    return r->p[r->off++];
-}
-
-static uint16_t get16(rbuf *r)
-{
-    uint16_t v = get8(r);
-    return (uint16_t)(v | (uint16_t)get8(r) << 8);
-}
-
-static uint32_t get32(rbuf *r)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)get8(r) << (8 * i);
-    return v;
-}
-
-static uint64_t get64(rbuf *r)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)get8(r) << (8 * i);
-    return v;
-}
-
-/* Encode g with the given id, version and kind into out (REC_MAX bytes). */
-static size_t rec_encode(const store_game *g, int64_t id, uint64_t version, uint8_t kind,
-                         uint8_t *out)
-{
-    wbuf w = {out, 0};
-    put8(&w, REC_FORMAT);
-    put64(&w, (uint64_t)id);
-    put64(&w, version);
-    put16(&w, g->st.board.x);
-    put16(&w, g->st.board.o);
-    for (int i = 0; i < GAME_CELLS; i++)
-        put8(&w, g->st.moves[i]);
-    put8(&w, g->st.ply);
-    put8(&w, g->st.status);
-    put8(&w, g->st.result);
-    put8(&w, g->st.winner);
-    for (int i = 0; i < 3; i++)
-        put8(&w, (uint8_t)g->st.line[i]);
-    for (int i = 0; i < 2; i++) {
-        const store_seat *st = &g->seat[i];
-        uint8_t nh = st->nholders > STORE_MAX_HOLDERS ? STORE_MAX_HOLDERS : st->nholders;
-        put8(&w, st->taken);
-        put8(&w, st->computer);
-        put8(&w, nh);
-        for (int h = 0; h < nh; h++)
-            put32(&w, st->holders[h]);
-        put64(&w, (uint64_t)st->away_ms);
-        memcpy(w.p + w.n, st->token_hash, STORE_HASH_LEN);
-        w.n += STORE_HASH_LEN;
-    }
-    put8(&w, kind);
-    put8(&w, g->level);
-    put8(&w, g->rematch[0]);
-    put8(&w, g->rematch[1]);
-    put64(&w, (uint64_t)g->rematch_id);
-    put64(&w, (uint64_t)g->created_ms);
-    put64(&w, (uint64_t)g->updated_ms);
-    put64(&w, (uint64_t)g->deadline_ms);
-    return w.n;
-}
-
-/* 0, or -1 when p is not a complete format-1 record */
-static int rec_decode(const void *p, size_t n, store_game *g)
-{
-    rbuf r = {p, n, 0, 0};
-    memset(g, 0, sizeof(*g));
-    if (get8(&r) != REC_FORMAT)
-        return -1;
-    g->id = (int64_t)get64(&r);
-    g->version = get64(&r);
-    g->st.board.x = get16(&r);
-    g->st.board.o = get16(&r);
-    for (int i = 0; i < GAME_CELLS; i++)
-        g->st.moves[i] = get8(&r);
-    g->st.ply = get8(&r);
-    g->st.status = get8(&r);
-    g->st.result = get8(&r);
-    g->st.winner = get8(&r);
-    for (int i = 0; i < 3; i++)
-        g->st.line[i] = (int8_t)get8(&r);
-    for (int i = 0; i < 2; i++) {
-        store_seat *st = &g->seat[i];
-        st->taken = get8(&r);
-        st->computer = get8(&r);
-        st->nholders = get8(&r);
-        if (st->nholders > STORE_MAX_HOLDERS)
-            return -1;
-        for (int h = 0; h < st->nholders; h++)
-            st->holders[h] = get32(&r);
-        st->away_ms = (int64_t)get64(&r);
-        for (int h = 0; h < STORE_HASH_LEN; h++)
-            st->token_hash[h] = get8(&r);
-    }
-    g->kind = get8(&r);
-    g->level = get8(&r);
-    g->rematch[0] = get8(&r);
-    g->rematch[1] = get8(&r);
-    g->rematch_id = (int64_t)get64(&r);
-    g->created_ms = (int64_t)get64(&r);
-    g->updated_ms = (int64_t)get64(&r);
-    g->deadline_ms = (int64_t)get64(&r);
-    return (r.bad || r.off != r.n) ? -1 : 0;
-}
-
 /* ---- operations: life cycle ---------------------------------------------------------- */
 
 static void op_reply(redisAsyncContext *ac, void *reply, void *priv);
@@ -691,7 +668,58 @@ static rop *op_new(store_redis *s, int type, void *ud)
     op->ud = ud;
     op->script = -1;
     op->completed = type >= OP_HANDSHAKE;   /* internal: nobody to answer */
+    op->write = type == OP_CREATE || type == OP_QUICK || type == OP_SAVE || type == OP_RESET;
+    if (op->write)
+        snprintf(op->nonce, sizeof(op->nonce), "%016" PRIx64 "%016" PRIx64, s->nonce_salt,
+                 ++s->nonce_seq);
     return op;
+}
+
+/* The op itself could not be allocated: the caller is owed an ENOMEM all the
+ * same, at the next idle turn like every answer. The ring is part of the
+ * store, so this allocates nothing. Overflowing it would take FAIL_RING
+ * calls failing in one loop turn with no memory at all; we stop there
+ * rather than leave an operation that never ends. */
+static void idle_arm(store_redis *s);
+
+static void fail_push(store_redis *s, int type, rcb cb, void *ud)
+{
+    if (s->nfails == FAIL_RING) {
+        log_error("redis: out of memory with %d answers owed: giving up", FAIL_RING);
+        abort();
+    }
+    s->fails[s->nfails++] = (fail_rec){(uint8_t)type, cb, ud};
+    idle_arm(s);
+}
+
+static void fails_flush(store_redis *s)
+{
+    unsigned n = s->nfails;
+    fail_rec f[FAIL_RING];
+    memcpy(f, s->fails, n * sizeof(f[0]));
+    s->nfails = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int st = s->closing ? STORE_ECLOSED : STORE_ENOMEM;
+        switch (f[i].type) {
+        case OP_LIST:
+            if (f[i].cb.list)
+                f[i].cb.list(f[i].ud, st, NULL, 0);
+            break;
+        case OP_CLAIM:
+            if (f[i].cb.ids)
+                f[i].cb.ids(f[i].ud, st, NULL, 0);
+            break;
+        case OP_RESET:
+        case OP_SUB:
+            if (f[i].cb.done)
+                f[i].cb.done(f[i].ud, st);
+            break;
+        default:
+            if (f[i].cb.game)
+                f[i].cb.game(f[i].ud, st, NULL);
+            break;
+        }
+    }
 }
 
 static void op_release(rop *op)
@@ -783,7 +811,7 @@ static int op_issue(rop *op, rconn *c, redisAsyncContext *ac)
     store_redis *s = op->s;
     if (op->script >= 0) {
         op->argv[0] = op->eval ? "EVAL" : "EVALSHA";
-        op->argv[1] = op->eval ? script_src[op->script] : s->sha[op->script];
+        op->argv[1] = op->eval ? s->src[op->script] : s->sha[op->script];
         op->argvlen[0] = strlen(op->argv[0]);
         op->argvlen[1] = strlen(op->argv[1]);
     }
@@ -793,6 +821,8 @@ static int op_issue(rop *op, rconn *c, redisAsyncContext *ac)
     op->conn = c;
     op->ac = ac;
     op->t0 = uv_hrtime();
+    if (!op->t_first)
+        op->t_first = uv_now(s->loop);
     ol_append(&s->inflight, op, W_INFLIGHT);
     return 0;
 }
@@ -838,6 +868,152 @@ static void latency_sample(store_redis *s, const rop *op)
     s->latency_ms = s->latency_ms > 0 ? 0.8 * s->latency_ms + 0.2 * ms : ms;
 }
 
+static void beat(store_redis *s);
+static void seen_id(store_redis *s, int64_t id);
+
+/* ---- writes in doubt ------------------------------------------------------------------
+ * A write whose reply never came (the connection dropped, or Redis gave no
+ * reply for OP_TIMEOUT_MS and we dropped it) may or may not have run, and a
+ * command already in Redis' socket buffer still runs when a frozen Redis
+ * resumes. Such an op is not answered: it waits on s->doubts until the
+ * command connection is up again, then the resolve script reads its marker
+ * (or fences it: see LUA_FENCE) and the caller gets the real outcome. If
+ * that takes longer than DOUBT_MAX_MS the caller gets STORE_EUNKNOWN, never a
+ * guess. */
+
+static void doubt_add(rop *op)
+{
+    store_redis *s = op->s;
+    if (!op->resolving)
+        log_info("redis: %s %s: reply lost, finding out whether it ran",
+                 script_name[op->script >= 0 ? op->script : SC_SAVE], op->nonce);
+    op->resolving = 0;
+    ol_append(&s->doubts, op, W_DOUBT);
+}
+
+static void doubts_resolve(store_redis *s)
+{
+    if (s->closing || s->cmd.state != C_UP)
+        return;
+    while (s->doubts.head) {
+        rop *op = s->doubts.head;
+        ol_unlink(&s->doubts, op);
+        /* the original arguments are spent; blob and g (what was written) stay */
+        op->argc = 0;
+        op->eval = 0;
+        arg_script(op, SC_RESOLVE, 0);
+        arg_str(op, op->nonce);
+        arg_i64(op, FENCE_TTL_MS);
+        op->resolving = 1;
+        if (op_issue(op, &s->cmd, s->cmd.ac) != 0) {
+            doubt_add(op);
+            return;
+        }
+    }
+}
+
+/* the bound: an op still undecided after DOUBT_MAX_MS is answered EUNKNOWN */
+static void doubts_expire(store_redis *s)
+{
+    uint64_t now = uv_now(s->loop);
+    rop *op = s->doubts.head;
+    while (op) {
+        rop *next = op->next;
+        if (now - op->t_first >= DOUBT_MAX_MS) {
+            log_error("redis: could not learn within %d s whether write %s ran",
+                      DOUBT_MAX_MS / 1000, op->nonce);
+            ol_unlink(&s->doubts, op);
+            op_done(op, STORE_EUNKNOWN, NULL, NULL, 0);
+            op_release(op);
+        }
+        op = next;
+    }
+}
+
+/* the record a create wrote: the encoded template with the id Redis chose */
+static int created_record(const rop *op, int64_t id, store_game *g)
+{
+    uint8_t b[REC_MAX];
+    if (op->bloblen < REC_ID_OFFSET + 8 || op->bloblen > REC_MAX)
+        return -1;
+    memcpy(b, op->blob, op->bloblen);
+    for (int i = 0; i < 8; i++)
+        b[REC_ID_OFFSET + i] = (uint8_t)((uint64_t)id >> (8 * i));
+    return rec_decode(b, op->bloblen, g);
+}
+
+/* a marker "c<id>" / "p<id>" -> id, or 0 */
+static int64_t marker_id(const redisReply *m)
+{
+    int64_t id = 0;
+    for (size_t i = 1; i < m->len; i++) {
+        if (m->str[i] < '0' || m->str[i] > '9' || id > (INT64_MAX - 9) / 10)
+            return 0;
+        id = id * 10 + (m->str[i] - '0');
+    }
+    return id;
+}
+
+static void resolve_reply(rop *op, redisAsyncContext *ac, const redisReply *r)
+{
+    store_redis *s = op->s;
+    store_game g;
+    if (r->type == REDIS_REPLY_ERROR) {
+        int drop;
+        (void)err_status(r, &drop);
+        if (drop && ac == s->cmd.ac)
+            conn_kill(&s->cmd, r->str);
+        doubt_add(op);   /* still unknown: asked again on the next tick or connection */
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER)
+        goto bad;
+    if (r->element[0]->integer == 0) {
+        log_info("redis: write %s did not run (and now never will)", op->nonce);
+        op_done(op, STORE_EUNAVAIL, NULL, NULL, 0);
+        return;
+    }
+    if (r->elements < 2 || !reply_is_str(r->element[1]) || r->element[1]->len < 1)
+        goto bad;
+    const redisReply *m = r->element[1];
+    int64_t id = marker_id(m);
+    log_info("redis: write %s had run", op->nonce);
+    switch (m->str[0]) {
+    case 's':
+        if (op->type != OP_SAVE)
+            goto bad;
+        op_done(op, STORE_OK, &op->g, NULL, 0);
+        return;
+    case 'r':
+        if (op->type != OP_RESET)
+            goto bad;
+        op_done(op, STORE_OK, NULL, NULL, 0);
+        return;
+    case 'c':
+        if ((op->type != OP_CREATE && op->type != OP_QUICK) || id <= 0 ||
+            created_record(op, id, &g) != 0)
+            goto bad;
+        seen_id(s, id);
+        op_done(op, STORE_OK, &g, NULL, 0);
+        return;
+    case 'p':
+        if (op->type != OP_QUICK || id <= 0 || r->elements < 3 || !reply_is_str(r->element[2]))
+            goto bad;
+        seen_id(s, id);
+        if (rec_decode(r->element[2]->str, r->element[2]->len, &g) == 0 && g.id == id)
+            op_done(op, STORE_OK, &g, NULL, 0);
+        else
+            op_done(op, STORE_EUNAVAIL, NULL, NULL, 0);   /* that game is gone since */
+        return;
+    default:
+        break;
+    }
+bad:
+    log_warn("redis: unexpected reply to resolve");
+    doubt_add(op);
+}
+
 /* The reply to a caller's op (r is NULL when the connection went away). */
 static void op_handle(rop *op, redisAsyncContext *ac, redisReply *r)
 {
@@ -845,6 +1021,21 @@ static void op_handle(rop *op, redisAsyncContext *ac, redisReply *r)
     store_game g;
     if (!r) {
         op_done(op, s->closing ? STORE_ECLOSED : STORE_EUNAVAIL, NULL, NULL, 0);
+        return;
+    }
+    if (op->resolving) {
+        resolve_reply(op, ac, r);
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR && r->len >= 7 && strncmp(r->str, "TTTLOST", 7) == 0) {
+        /* nothing was created; the heartbeat learns the new data set now */
+        s->lost_until = uv_now(s->loop) + LOST_GRACE_MS;
+        op_done(op, STORE_EUNAVAIL, NULL, NULL, 0);
+        beat(s);
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR && r->len >= 9 && strncmp(r->str, "TTTFENCED", 9) == 0) {
+        op_done(op, STORE_EUNAVAIL, NULL, NULL, 0);   /* a nonce is never reused: cannot be */
         return;
     }
     if (r->type == REDIS_REPLY_ERROR) {
@@ -859,8 +1050,10 @@ static void op_handle(rop *op, redisAsyncContext *ac, redisReply *r)
     case OP_LOAD:
         if (r->type == REDIS_REPLY_NIL)
             op_done(op, STORE_ENOTFOUND, NULL, NULL, 0);
-        else if (reply_is_str(r) && rec_decode(r->str, r->len, &g) == 0 && g.id == op->id)
+        else if (reply_is_str(r) && rec_decode(r->str, r->len, &g) == 0 && g.id == op->id) {
+            seen_id(s, g.id);
             op_done(op, STORE_OK, &g, NULL, 0);
+        }
         else
             goto bad;
         return;
@@ -868,6 +1061,7 @@ static void op_handle(rop *op, redisAsyncContext *ac, redisReply *r)
     case OP_QUICK:
         if (!reply_is_str(r) || rec_decode(r->str, r->len, &g) != 0)
             goto bad;
+        seen_id(s, g.id);
         op_done(op, STORE_OK, &g, NULL, 0);
         return;
     case OP_SAVE:
@@ -875,6 +1069,7 @@ static void op_handle(rop *op, redisAsyncContext *ac, redisReply *r)
             r->element[0]->type != REDIS_REPLY_INTEGER)
             goto bad;
         if (r->element[0]->integer == 0) {
+            seen_id(s, op->id);
             op_done(op, STORE_OK, &op->g, NULL, 0);
         } else if (r->element[0]->integer == 1) {
             op_done(op, STORE_ENOTFOUND, NULL, NULL, 0);
@@ -896,8 +1091,10 @@ static void op_handle(rop *op, redisAsyncContext *ac, redisReply *r)
         }
         for (size_t i = 0; i < r->elements; i++) {
             if (reply_is_str(r->element[i]) &&
-                rec_decode(r->element[i]->str, r->element[i]->len, &g) == 0)
+                rec_decode(r->element[i]->str, r->element[i]->len, &g) == 0) {
+                seen_id(s, g.id);
                 arr[n++] = (store_open_game){g.id, g.created_ms};
+            }
         }
         op_done(op, STORE_OK, NULL, arr, n);
         free(arr);
@@ -915,8 +1112,10 @@ static void op_handle(rop *op, redisAsyncContext *ac, redisReply *r)
         for (size_t i = 0; i < r->elements; i++) {
             long long v = reply_is_str(r->element[i]) ? strtoll(r->element[i]->str, NULL, 10)
                                                       : 0;
-            if (v > 0)
+            if (v > 0) {
+                seen_id(s, v);
                 ids[n++] = v;
+            }
         }
         op_done(op, STORE_OK, NULL, ids, n);
         free(ids);
@@ -937,6 +1136,58 @@ bad:
 
 /* ---- presence: heartbeat, dead instances, goodbye ---------------------------------- */
 
+static void seen_id(store_redis *s, int64_t id)
+{
+    if (id > s->max_id)
+        s->max_id = id;
+}
+
+/* The heartbeat's ARGV after the instance: known epoch, a fresh candidate,
+ * the highest id seen (see the heartbeat script). */
+static void args_epoch(store_redis *s, rop *op)
+{
+    arg_str(op, s->epoch);
+    char *b = op->num[op->argc];
+    int n = snprintf(b, sizeof(op->num[0]), "%016" PRIx64, rng_next(s));
+    arg_add(op, b, (size_t)n);
+    arg_i64(op, s->max_id);
+}
+
+/* Redis lost its data (FLUSHALL, or a restart without persistence): every
+ * game is gone. The heartbeat script has raised the id counter above what
+ * we have seen; nobody creates for LOST_GRACE_MS so the other live processes
+ * raise it above what they have seen too (each within one heartbeat). */
+static void data_lost(store_redis *s, const char *epoch)
+{
+    log_error("redis: the store lost its data (epoch %s, now %s): every game is gone; "
+              "new ids start above %" PRId64, s->epoch, epoch, s->max_id);
+    snprintf(s->epoch, sizeof(s->epoch), "%s", epoch);
+    s->lost_count++;
+    s->lost_until = uv_now(s->loop) + LOST_GRACE_MS;
+    s->beaten = 0;   /* our instance is listed anew: not "declared dead" */
+    if (!s->closing && s->ev.lost)
+        s->ev.lost(s->ev.ud);
+}
+
+/* {listed anew, lost, epoch} from the heartbeat script: 0, or -1 when the
+ * reply is not that shape */
+static int epoch_reply(store_redis *s, const redisReply *r, long long *added)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER ||
+        !reply_is_str(r->element[2]) || r->element[2]->len == 0 ||
+        r->element[2]->len >= sizeof(s->epoch) ||
+        strlen(r->element[2]->str) != r->element[2]->len)
+        return -1;
+    *added = r->element[0]->integer;
+    const char *e = r->element[2]->str;
+    if (r->element[1]->integer == 1)
+        data_lost(s, e);
+    else if (!s->epoch[0])
+        snprintf(s->epoch, sizeof(s->epoch), "%s", e);
+    return 0;
+}
+
 static void beat(store_redis *s)
 {
     if (s->beat_busy || s->cmd.state != C_UP || !s->instance)
@@ -946,6 +1197,7 @@ static void beat(store_redis *s)
         return;
     arg_script(op, SC_BEAT, 0);
     arg_u64(op, s->instance);
+    args_epoch(s, op);
     if (op_issue(op, &s->cmd, s->cmd.ac) == 0)
         s->beat_busy = 1;
     else
@@ -1031,6 +1283,12 @@ static void hs_reply(rop *op, redisAsyncContext *ac, const redisReply *r)
         }
         memcpy(s->sha[op->hs_arg], r->str, 40);
         s->sha[op->hs_arg][40] = '\0';
+    } else if (op->hs == HS_EPOCH) {
+        long long added;
+        if (epoch_reply(s, r, &added) != 0) {
+            conn_kill(c, "bad epoch reply");
+            return;
+        }
     } else if (op->hs == HS_INSTANCE) {
         if (r->type != REDIS_REPLY_INTEGER || r->integer <= 0 || r->integer > UINT32_MAX) {
             conn_kill(c, "bad instance id");
@@ -1076,8 +1334,9 @@ static void op_reply(redisAsyncContext *ac, void *reply, void *priv)
     switch (op->type) {
     case OP_BEAT:
         s->beat_busy = 0;
-        if (live && r && r->type == REDIS_REPLY_INTEGER) {
-            if (r->integer == 1 && s->beaten) {
+        long long added = 0;
+        if (live && r && epoch_reply(s, r, &added) == 0) {
+            if (added == 1 && s->beaten) {
                 log_warn("redis: instance %u had been declared dead by another process "
                          "(silent for %d s): its seats there were marked away; "
                          "claiming them again", s->instance, STALE_MS / 1000);
@@ -1101,7 +1360,9 @@ static void op_reply(redisAsyncContext *ac, void *reply, void *priv)
             hs_reply(op, ac, r);
         break;
     default:
-        if (live)
+        if (live && !r && op->write && !op->completed && !s->closing)
+            doubt_add(op);
+        else if (live)
             op_handle(op, ac, r);
         break;
     }
@@ -1117,7 +1378,7 @@ static void sub_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (!r || ac != s->sub.ac || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
         !reply_is_str(r->element[0]) || !reply_is_str(r->element[1]))
         return;
-    int64_t id = chan_id(r->element[1]->str, r->element[1]->len);
+    int64_t id = chan_id(s, r->element[1]->str, r->element[1]->len);
     if (id <= 0)
         return;
     if (strcasecmp(r->element[0]->str, "message") == 0) {
@@ -1128,6 +1389,7 @@ static void sub_reply(redisAsyncContext *ac, void *reply, void *priv)
             log_warn("redis: unreadable record published for game %" PRId64, id);
             return;
         }
+        seen_id(s, g.id);
         if (s->ev.published)
             s->ev.published(s->ev.ud, &g);
     } else if (strcasecmp(r->element[0]->str, "subscribe") == 0) {
@@ -1221,7 +1483,7 @@ static void conn_ready(rconn *c)
         /* restore every subscription, SUB_BATCH channels per command */
         const char *argv[SUB_BATCH + 1];
         size_t lens[SUB_BATCH + 1];
-        char (*names)[32] = malloc(SUB_BATCH * sizeof(*names));
+        char (*names)[96] = malloc(SUB_BATCH * sizeof(*names));
         if (!names) {
             conn_kill(c, "out of memory");
             return;
@@ -1235,7 +1497,7 @@ static void conn_ready(rconn *c)
                     lens[0] = 9;
                     argc = 1;
                 }
-                lens[argc] = (size_t)chan_name(names[argc - 1], sizeof(names[0]), id);
+                lens[argc] = (size_t)chan_name(s, names[argc - 1], sizeof(names[0]), id);
                 argv[argc] = names[argc - 1];
                 argc++;
             }
@@ -1254,8 +1516,10 @@ static void conn_ready(rconn *c)
     c->fails = 0;
     c->backoff_ms = BACKOFF_MIN_MS;
     log_info("redis: %s connection up", c->name);
-    if (!c->sub)
+    if (!c->sub) {
+        doubts_resolve(s);
         beat(s);
+    }
     update_health(s);
 }
 
@@ -1284,23 +1548,32 @@ static void conn_handshake(rconn *c)
     int rc = 0;
     c->state = C_HANDSHAKE;
     c->hs_left = 0;
-    if (s->pass) {
-        const char *a[] = {"AUTH", s->user ? s->user : s->pass, s->pass};
-        rc |= hs_send(c, HS_AUTH, 0, a, s->user ? 3 : 2);
+    if (s->url.pass) {
+        const char *a[] = {"AUTH", s->url.user ? s->url.user : s->url.pass, s->url.pass};
+        rc |= hs_send(c, HS_AUTH, 0, a, s->url.user ? 3 : 2);
     }
     if (!c->sub) {
         char db[16];
-        snprintf(db, sizeof(db), "%d", s->db);
+        snprintf(db, sizeof(db), "%d", s->url.db);
         const char *sel[] = {"SELECT", db};
-        if (s->db)
+        if (s->url.db)
             rc |= hs_send(c, HS_SELECT, 0, sel, 2);
         for (int i = 0; i < SC_COUNT; i++) {
-            const char *a[] = {"SCRIPT", "LOAD", script_src[i]};
+            const char *a[] = {"SCRIPT", "LOAD", s->src[i]};
             rc |= hs_send(c, HS_SCRIPT, i, a, 3);
         }
-        const char *inc[] = {"INCR", "ttt:instance_seq"};
+        char seq[PREFIX_MAX + 16];
+        snprintf(seq, sizeof(seq), "%s:instance_seq", s->prefix);
+        const char *inc[] = {"INCR", seq};
         if (!s->instance)
             rc |= hs_send(c, HS_INSTANCE, 0, inc, 2);
+        /* learn the data set, or find that it was lost while we were away */
+        char inst[16], cand[24], floor[24];
+        snprintf(inst, sizeof(inst), "%u", s->instance);
+        snprintf(cand, sizeof(cand), "%016" PRIx64, rng_next(s));
+        snprintf(floor, sizeof(floor), "%" PRId64, s->max_id);
+        const char *ep[] = {"EVAL", s->src[SC_BEAT], "0", inst, s->epoch, cand, floor};
+        rc |= hs_send(c, HS_EPOCH, 0, ep, 7);
     }
     if (rc)
         conn_kill(c, "handshake refused");
@@ -1339,8 +1612,8 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 static void conn_connect(rconn *c, const char *ip)
 {
     store_redis *s = c->s;
-    redisAsyncContext *ac = s->unix_path ? redisAsyncConnectUnix(s->unix_path)
-                                         : redisAsyncConnect(ip, s->port);
+    redisAsyncContext *ac = s->url.unix_path ? redisAsyncConnectUnix(s->url.unix_path)
+                                         : redisAsyncConnect(ip, s->url.port);
     if (!ac || ac->err) {
         char why[160];
         snprintf(why, sizeof(why), "%s", ac ? ac->errstr : "out of memory");
@@ -1360,7 +1633,7 @@ static void conn_connect(rconn *c, const char *ip)
     c->state = C_CONNECTING;
     /* the subscriber never sends anything (PING is not safe on a subscribed
      * hiredis 0.14 context): let the kernel notice a peer that vanished */
-    if (!s->unix_path)
+    if (!s->url.unix_path)
         redisEnableKeepAlive(&ac->c);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     redisAsyncSetConnectCallback(ac, on_connect);   /* arms the write event */
@@ -1392,7 +1665,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         idle_arm(s);
     } else if (!ip[0]) {
         char why[160];
-        snprintf(why, sizeof(why), "cannot resolve %s: %s", s->host,
+        snprintf(why, sizeof(why), "cannot resolve %s: %s", s->url.host,
                  status ? uv_strerror(status) : "no address");
         conn_lost(c, why);
     } else {
@@ -1413,8 +1686,8 @@ static void conn_start(rconn *c)
         redisAsyncFree(ac);
     }
     c->since = uv_now(s->loop);
-    if (s->unix_path || s->numeric_host) {
-        conn_connect(c, s->host);
+    if (s->url.unix_path || s->url.numeric_host) {
+        conn_connect(c, s->url.host);
         return;
     }
     /* getaddrinfo blocks; hiredis 0.14 would call it on the loop thread */
@@ -1423,7 +1696,7 @@ static void conn_start(rconn *c)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     c->gai.data = c;
-    int rc = uv_getaddrinfo(s->loop, &c->gai, on_resolved, s->host, NULL, &hints);
+    int rc = uv_getaddrinfo(s->loop, &c->gai, on_resolved, s->url.host, NULL, &hints);
     if (rc != 0) {
         conn_lost(c, uv_strerror(rc));
         return;
@@ -1458,7 +1731,9 @@ static void tick_cb(uv_timer_t *t)
     if (old && old->ac == old->conn->ac &&
         (uv_hrtime() - old->t0) / 1000000 >= OP_TIMEOUT_MS)
         conn_kill(old->conn, "no reply for 5 s");
+    doubts_expire(s);
     if (s->cmd.state == C_UP) {
+        doubts_resolve(s);
         beat(s);
         if (++s->ticks % REAP_EVERY == 0)
             reap(s);
@@ -1467,12 +1742,10 @@ static void tick_cb(uv_timer_t *t)
 
 /* ---- close ---------------------------------------------------------------------------- */
 
-static void url_free(store_redis *s)
+static void src_free(store_redis *s)
 {
-    free(s->unix_path);
-    free(s->host);
-    free(s->user);
-    free(s->pass);
+    for (int i = 0; i < SC_COUNT; i++)
+        free(s->src[i]);
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -1483,8 +1756,9 @@ static void on_handle_closed(uv_handle_t *h)
     void (*done)(void *) = s->done;
     void *ud = s->done_ud;
     free(s->subs.slot);
-    url_free(s);
+    redis_url_free(&s->url);
     free(s->name);
+    src_free(s);
     free(s);
     if (done)
         done(ud);
@@ -1496,7 +1770,8 @@ static void on_handle_closed(uv_handle_t *h)
 static void maybe_finish(store_redis *s)
 {
     if (!s->closing || s->finishing || s->cmd.ac || s->sub.ac || s->cmd.doomed ||
-        s->sub.doomed || s->cmd.gai_busy || s->sub.gai_busy || s->dq.head || s->bye_pending)
+        s->sub.doomed || s->cmd.gai_busy || s->sub.gai_busy || s->dq.head || s->bye_pending ||
+        s->nfails)
         return;
     s->finishing = 1;
     s->handles_open = 4;
@@ -1522,6 +1797,7 @@ static void idle_cb(uv_idle_t *h)
             freed = 1;
         }
     }
+    fails_flush(s);
     /* answer what was queued before this turn; answers queued by the callbacks
      * themselves wait for the next turn */
     rop *op = s->dq.head;
@@ -1538,7 +1814,8 @@ static void idle_cb(uv_idle_t *h)
      * pass: finish on the next turn, so done() comes after that handle too */
     if (s->closing && !freed)
         maybe_finish(s);
-    if (!s->finishing && !freed && !s->dq.head && !s->cmd.doomed && !s->sub.doomed)
+    if (!s->finishing && !freed && !s->dq.head && !s->nfails && !s->cmd.doomed &&
+        !s->sub.doomed)
         uv_idle_stop(&s->idle);
 }
 
@@ -1570,6 +1847,13 @@ static void redis_close(store *st, void (*done)(void *ud), void *ud)
         ol_unlink(&s->confirms, op);
         dq_push(op, STORE_ECLOSED);
     }
+    /* a write still in doubt at shutdown stays unknown; ECLOSED says only
+     * that this store can no longer tell (the manager is stopping too) */
+    while (s->doubts.head) {
+        rop *op = s->doubts.head;
+        ol_unlink(&s->doubts, op);
+        dq_push(op, STORE_ECLOSED);
+    }
     /* goodbye, so the survivors do not take us for dead */
     if (s->cmd.state == C_UP && s->instance) {
         rop *op = op_new(s, OP_BYE, NULL);
@@ -1592,114 +1876,46 @@ static void redis_close(store *st, void (*done)(void *ud), void *ud)
 
 /* ---- open ------------------------------------------------------------------------------ */
 
-/* percent-decode [p, p+n) into a new string */
-static char *url_part(const char *p, size_t n)
+/* The prefix every key and channel carries (--redis-prefix), and the
+ * scripts rewritten to use it: 'ttt:' in their sources becomes '<prefix>:'.
+ * Only [A-Za-z0-9_.-] is allowed, so the prefix can never end a Lua string
+ * or a key's hash tag early. */
+static int prefix_set(store_redis *s, const char *prefix, char *err, size_t errlen)
 {
-    char *out = malloc(n + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == '%' && i + 2 < n && isxdigit((unsigned char)p[i + 1]) &&
-            isxdigit((unsigned char)p[i + 2])) {
-            char hex[3] = {p[i + 1], p[i + 2], '\0'};
-            *o++ = (char)strtol(hex, NULL, 16);
-            i += 2;
-        } else {
-            *o++ = p[i];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-/* redis://[[user]:password@]host[:port][/db]  or  unix:/path */
-static int url_parse(store_redis *s, const char *url, char *err, size_t errlen)
-{
-    if (strncmp(url, "unix:", 5) == 0) {
-        const char *path = url + 5;
-        while (path[0] == '/' && path[1] == '/')   /* unix:///p, unix://p */
-            path++;
-        if (!*path) {
-            set_err(err, errlen, "redis URL: unix: needs a socket path");
-            return -1;
-        }
-        if (!(s->unix_path = strdup(path)) || !(s->host = strdup(path)))
-            goto nomem;
-        return 0;
-    }
-    if (strncmp(url, "redis://", 8) != 0) {
-        set_err(err, errlen, "redis URL must be redis://[:password@]host:port[/db] or unix:/path");
+    if (!prefix || !*prefix)
+        prefix = "ttt";
+    size_t n = strlen(prefix);
+    if (n > PREFIX_MAX || strspn(prefix, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                         "0123456789_.-") != n) {
+        set_err(err, errlen, "redis prefix: 1 to 32 characters of A-Z a-z 0-9 _ . -");
         return -1;
     }
-    const char *p = url + 8;
-    const char *end = p + strcspn(p, "/");
-    const char *at = NULL;
-    for (const char *q = p; q < end; q++)
-        if (*q == '@')
-            at = q;
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon) {
-            if (colon > p && !(s->user = url_part(p, (size_t)(colon - p))))
-                goto nomem;
-            if (!(s->pass = url_part(colon + 1, (size_t)(at - colon - 1))))
-                goto nomem;
-        } else if (!(s->pass = url_part(p, (size_t)(at - p)))) {
-            goto nomem;
+    memcpy(s->prefix, prefix, n + 1);
+    for (int i = 0; i < SC_COUNT; i++) {
+        const char *src = script_src[i];
+        size_t uses = 0;
+        for (const char *q = src; (q = strstr(q, "'ttt:")) != NULL; q += 5)
+            uses++;
+        char *out = malloc(strlen(src) + uses * n + 1), *o = out;
+        if (!out) {
+            set_err(err, errlen, "out of memory");
+            return -1;
         }
-        if (s->pass && !*s->pass) {
-            free(s->pass);
-            s->pass = NULL;
+        for (const char *q = src; *q;) {
+            if (strncmp(q, "'ttt:", 5) == 0) {
+                *o++ = '\'';
+                memcpy(o, prefix, n);
+                o += n;
+                *o++ = ':';
+                q += 5;
+            } else {
+                *o++ = *q++;
+            }
         }
-        p = at + 1;
+        *o = '\0';
+        s->src[i] = out;
     }
-    const char *hend;
-    if (*p == '[') {
-        hend = memchr(p, ']', (size_t)(end - p));
-        if (!hend)
-            goto bad;
-        if (!(s->host = url_part(p + 1, (size_t)(hend - p - 1))))
-            goto nomem;
-        hend++;
-    } else {
-        hend = p;
-        while (hend < end && *hend != ':')
-            hend++;
-        if (!(s->host = url_part(p, (size_t)(hend - p))))
-            goto nomem;
-    }
-    if (!*s->host)
-        goto bad;
-    s->port = 6379;
-    if (hend < end) {
-        if (*hend != ':' || hend + 1 == end)
-            goto bad;
-        long port = 0;
-        for (const char *q = hend + 1; q < end; q++) {
-            if (*q < '0' || *q > '9' || (port = port * 10 + (*q - '0')) > 65535)
-                goto bad;
-        }
-        if (port < 1)
-            goto bad;
-        s->port = (int)port;
-    }
-    if (*end == '/' && end[1]) {
-        long db = 0;
-        for (const char *q = end + 1; *q; q++) {
-            if (*q < '0' || *q > '9' || (db = db * 10 + (*q - '0')) > 1000000)
-                goto bad;
-        }
-        s->db = (int)db;
-    }
-    unsigned char tmp[sizeof(struct in6_addr)];
-    s->numeric_host = inet_pton(AF_INET, s->host, tmp) == 1 || inet_pton(AF_INET6, s->host, tmp) == 1;
     return 0;
-bad:
-    set_err(err, errlen, "redis URL: bad host, port or db (redis://[:password@]host:port[/db])");
-    return -1;
-nomem:
-    set_err(err, errlen, "out of memory");
-    return -1;
 }
 
 static void conn_init(rconn *c, store_redis *s, int sub, const char *name)
@@ -1725,7 +1941,9 @@ static store *redis_open(uv_loop_t *loop, const store_options *opts, const store
         set_err(err, errlen, "no redis URL");
         goto fail;
     }
-    if (url_parse(s, opts->redis_url, err, errlen) != 0)
+    if (redis_url_parse(&s->url, opts->redis_url, err, errlen) != 0)
+        goto fail;
+    if (prefix_set(s, opts->redis_prefix, err, errlen) != 0)
         goto fail;
     if (!(s->name = strdup(opts->instance_name ? opts->instance_name : ""))) {
         set_err(err, errlen, "out of memory");
@@ -1736,6 +1954,7 @@ static store *redis_open(uv_loop_t *loop, const store_options *opts, const store
         s->ev = *ev;
     s->finished_ttl_ms = opts->finished_ttl_ms > 0 ? opts->finished_ttl_ms : DAY_MS;
     s->rng = (uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)s) | 1;
+    s->nonce_salt = rng_next(s);
 
     /* nothing below fails: the handles exist from here on */
     uv_idle_init(loop, &s->idle);
@@ -1745,16 +1964,17 @@ static store *redis_open(uv_loop_t *loop, const store_options *opts, const store
     conn_init(&s->cmd, s, 0, "commands");
     conn_init(&s->sub, s, 1, "subscriber");
     uv_timer_start(&s->tick, tick_cb, TICK_MS, TICK_MS);
-    if (s->unix_path)
-        log_info("redis: connecting to unix:%s", s->unix_path);
+    if (s->url.unix_path)
+        log_info("redis: connecting to unix:%s", s->url.unix_path);
     else
-        log_info("redis: connecting to %s port %d db %d", s->host, s->port, s->db);
+        log_info("redis: connecting to %s port %d db %d", s->url.host, s->url.port, s->url.db);
     conn_start(&s->cmd);
     conn_start(&s->sub);
     return &s->base;
 fail:
-    url_free(s);
+    redis_url_free(&s->url);
     free(s->name);
+    src_free(s);
     free(s);
     return NULL;
 }
@@ -1764,12 +1984,14 @@ fail:
 static int redis_is_up(const store *st) { return ((const store_redis *)st)->up; }
 static uint32_t redis_instance(const store *st) { return ((const store_redis *)st)->instance; }
 static double redis_latency_ms(const store *st) { return ((const store_redis *)st)->latency_ms; }
+static uint64_t redis_lost_count(const store *st) { return ((const store_redis *)st)->lost_count; }
 
 /* The ARGV every writing script shares (see LUA_INDEX); list is 'o', 'q' or '-'. */
 static void args_record(store_redis *s, rop *op, const store_game *g, int64_t id,
                         uint64_t version, uint8_t kind, char list)
 {
     size_t n = rec_encode(g, id, version, kind, op->blob);
+    op->bloblen = n;
     arg_add(op, op->blob, n);
     arg_i64(op, g->st.status);
     op->num[op->argc][0] = list;
@@ -1806,22 +2028,45 @@ static void args_record(store_redis *s, rop *op, const store_game *g, int64_t id
     arg_add(op, op->holders, len);
 }
 
-static char list_of(const store_game *g, uint8_t kind)
+/* Which list a waiting game belongs on: 'o' the open list (a "create" game
+ * whose creator is present), 'x' off it (its creator is away: a lobby of
+ * games nobody answers for is no lobby), 'q' the matchmaking queue (at
+ * creation only: quick games leave it by being handed out), '-' none. */
+static char list_of(const store_game *g, uint8_t kind, int creating)
 {
     if (g->st.status != GAME_WAITING)
         return '-';
-    return kind == STORE_KIND_CREATE ? 'o' : kind == STORE_KIND_QUICK ? 'q' : '-';
+    if (kind == STORE_KIND_CREATE)
+        return store_creator_present(g) ? 'o' : 'x';
+    return kind == STORE_KIND_QUICK && creating ? 'q' : '-';
+}
+
+/* create and quick: the epoch and the floor for the id, then the nonce */
+static int create_args(store_redis *s, rop *op, const store_game *g, uint8_t kind, int sc)
+{
+    if (uv_now(s->loop) < s->lost_until)
+        return -1;   /* right after a data loss: see data_lost() */
+    arg_script(op, sc, 0);
+    args_record(s, op, g, 0, 1, kind, list_of(g, kind, 1));
+    arg_str(op, s->epoch);
+    arg_i64(op, s->max_id);
+    arg_str(op, op->nonce);
+    return 0;
 }
 
 static void redis_create(store *st, const store_game *g, store_game_cb *cb, void *ud)
 {
     store_redis *s = (store_redis *)st;
     rop *op = op_new(s, OP_CREATE, ud);
-    if (!op)
-        return;   /* as with a lost reply: nothing to answer with */
+    if (!op) {
+        fail_push(s, OP_CREATE, (rcb){.game = cb}, ud);
+        return;
+    }
     op->cb.game = cb;
-    arg_script(op, SC_CREATE, 0);
-    args_record(s, op, g, 0, 1, g->kind, list_of(g, g->kind));
+    if (create_args(s, op, g, g->kind, SC_CREATE) != 0) {
+        dq_push(op, s->closing ? STORE_ECLOSED : STORE_EUNAVAIL);
+        return;
+    }
     op_send(op);
 }
 
@@ -1829,11 +2074,15 @@ static void redis_quick(store *st, const store_game *tmpl, store_game_cb *cb, vo
 {
     store_redis *s = (store_redis *)st;
     rop *op = op_new(s, OP_QUICK, ud);
-    if (!op)
+    if (!op) {
+        fail_push(s, OP_QUICK, (rcb){.game = cb}, ud);
         return;
+    }
     op->cb.game = cb;
-    arg_script(op, SC_QUICK, 0);
-    args_record(s, op, tmpl, 0, 1, STORE_KIND_QUICK, list_of(tmpl, STORE_KIND_QUICK));
+    if (create_args(s, op, tmpl, STORE_KIND_QUICK, SC_QUICK) != 0) {
+        dq_push(op, s->closing ? STORE_ECLOSED : STORE_EUNAVAIL);
+        return;
+    }
     op_send(op);
 }
 
@@ -1841,15 +2090,17 @@ static void redis_load(store *st, int64_t id, store_game_cb *cb, void *ud)
 {
     store_redis *s = (store_redis *)st;
     rop *op = op_new(s, OP_LOAD, ud);
-    if (!op)
+    if (!op) {
+        fail_push(s, OP_LOAD, (rcb){.game = cb}, ud);
         return;
+    }
     op->cb.game = cb;
     op->id = id;
     if (id <= 0) {
         dq_push(op, STORE_ENOTFOUND);
         return;
     }
-    game_key(op->key, sizeof(op->key), id);
+    game_key(s, op->key, sizeof(op->key), id);
     arg_str(op, "HGET");
     arg_str(op, op->key);
     arg_str(op, "d");
@@ -1860,8 +2111,10 @@ static void redis_save(store *st, const store_game *g, store_game_cb *cb, void *
 {
     store_redis *s = (store_redis *)st;
     rop *op = op_new(s, OP_SAVE, ud);
-    if (!op)
+    if (!op) {
+        fail_push(s, OP_SAVE, (rcb){.game = cb}, ud);
         return;
+    }
     op->cb.game = cb;
     op->id = g->id;
     if (g->id <= 0) {
@@ -1870,15 +2123,19 @@ static void redis_save(store *st, const store_game *g, store_game_cb *cb, void *
     }
     /* what the caller gets on success: exactly what was written */
     size_t n = rec_encode(g, g->id, g->version + 1, g->kind, op->blob);
-    rec_decode(op->blob, n, &op->g);
-    game_key(op->key, sizeof(op->key), g->id);
-    int clen = chan_name(op->chan, sizeof(op->chan), g->id);
+    if (rec_decode(op->blob, n, &op->g) != 0) {
+        dq_push(op, STORE_EINVAL);   /* a field out of range: readers would refuse it */
+        return;
+    }
+    game_key(s, op->key, sizeof(op->key), g->id);
+    int clen = chan_name(s, op->chan, sizeof(op->chan), g->id);
     arg_script(op, SC_SAVE, 1);
     arg_str(op, op->key);
-    args_record(s, op, g, g->id, g->version + 1, g->kind, '-');
+    args_record(s, op, g, g->id, g->version + 1, g->kind, list_of(g, g->kind, 0));
     arg_i64(op, g->id);
     arg_u64(op, g->version);
     arg_add(op, op->chan, (size_t)clen);
+    arg_str(op, op->nonce);
     op_send(op);
 }
 
@@ -1886,8 +2143,10 @@ static void redis_open_list(store *st, size_t max, store_list_cb *cb, void *ud)
 {
     store_redis *s = (store_redis *)st;
     rop *op = op_new(s, OP_LIST, ud);
-    if (!op)
+    if (!op) {
+        fail_push(s, OP_LIST, (rcb){.list = cb}, ud);
         return;
+    }
     op->cb.list = cb;
     if (max == 0) {
         dq_push(op, STORE_OK);
@@ -1903,8 +2162,10 @@ static void redis_claim_due(store *st, int64_t now_ms, int64_t lease_ms, size_t 
 {
     store_redis *s = (store_redis *)st;
     rop *op = op_new(s, OP_CLAIM, ud);
-    if (!op)
+    if (!op) {
+        fail_push(s, OP_CLAIM, (rcb){.ids = cb}, ud);
         return;
+    }
     op->cb.ids = cb;
     if (max == 0) {
         dq_push(op, STORE_OK);
@@ -1921,19 +2182,22 @@ static void redis_deadline_reset(store *st, const store_game *g, store_done_cb *
 {
     store_redis *s = (store_redis *)st;
     rop *op = op_new(s, OP_RESET, ud);
-    if (!op)
+    if (!op) {
+        fail_push(s, OP_RESET, (rcb){.done = cb}, ud);
         return;
+    }
     op->cb.done = cb;
     if (g->id <= 0) {
         dq_push(op, STORE_ENOTFOUND);
         return;
     }
-    game_key(op->key, sizeof(op->key), g->id);
+    game_key(s, op->key, sizeof(op->key), g->id);
     arg_script(op, SC_RESET, 1);
     arg_str(op, op->key);
     arg_i64(op, g->id);
     arg_u64(op, g->version);
     arg_i64(op, g->deadline_ms > 0 ? g->deadline_ms : 0);
+    arg_str(op, op->nonce);
     op_send(op);
 }
 
@@ -1944,8 +2208,10 @@ static void redis_subscribe(store *st, int64_t id, store_done_cb *cb, void *ud)
 {
     store_redis *s = (store_redis *)st;
     rop *op = op_new(s, OP_SUB, ud);
-    if (!op)
+    if (!op) {
+        fail_push(s, OP_SUB, (rcb){.done = cb}, ud);
         return;
+    }
     op->cb.done = cb;
     op->id = id;
     if (s->closing) {
@@ -1965,7 +2231,7 @@ static void redis_subscribe(store *st, int64_t id, store_done_cb *cb, void *ud)
         dq_push(op, STORE_ENOMEM);
         return;
     }
-    int n = chan_name(op->chan, sizeof(op->chan), id);
+    int n = chan_name(s, op->chan, sizeof(op->chan), id);
     if (redisAsyncCommand(s->sub.ac, sub_reply, s, "SUBSCRIBE %b", op->chan, (size_t)n) !=
         REDIS_OK) {
         if (added)
@@ -1980,10 +2246,10 @@ static void redis_subscribe(store *st, int64_t id, store_done_cb *cb, void *ud)
 static void redis_unsubscribe(store *st, int64_t id)
 {
     store_redis *s = (store_redis *)st;
-    char chan[48];
+    char chan[96];
     idset_del(&s->subs, id);
     if (s->sub.state == C_UP && !s->closing) {
-        int n = chan_name(chan, sizeof(chan), id);
+        int n = chan_name(s, chan, sizeof(chan), id);
         /* refused only when nothing is subscribed on this context: fine */
         (void)redisAsyncCommand(s->sub.ac, NULL, NULL, "UNSUBSCRIBE %b", chan, (size_t)n);
     }
@@ -2005,4 +2271,5 @@ const store_backend store_redis_backend = {
     .deadline_reset = redis_deadline_reset,
     .subscribe = redis_subscribe,
     .unsubscribe = redis_unsubscribe,
+    .lost_count = redis_lost_count,
 };

@@ -89,7 +89,11 @@ static void node_start(int i, const char *abandon)
     char *argv[] = {TTT_SERVER_BIN, "--host", "127.0.0.1", "--port", port,
                     "--web", TTT_SOURCE_DIR "/web", "--redis", R.url, "--instance", inst,
                     "--abandon-timeout", (char *)(abandon ? abandon : "60"),
-                    "--log-level", "debug", NULL};
+                    "--log-level", "debug",
+                    /* every client here is 127.0.0.1, and two_thousand_ids opens
+                     * 100 waiting games per connection on purpose */
+                    "--max-waiting", "0", "--max-waiting-per-ip", "0",
+                    "--max-connections-per-ip", "0", "--ip-rate-limit", "0", NULL};
     n->pid = proc_spawn(argv, n->log);
     cr_assert(n->pid > 0 && proc_wait_port(n->port, n->pid, 10000) == 0,
               "%s did not start (log %s)", inst, n->log);
@@ -522,4 +526,198 @@ Test(cluster, abandon_once_after_kill9,
     cr_assert_str_eq(sget(st, "winner"), "O");
     json_decref(st);
     expect_quiet(o.w, 3000, "after the abandon (it runs once)");
+}
+
+/* ---- issue 8: definite outcomes, data loss, deployments sharing one Redis ------------- */
+
+/* ttt-server number i with extra arguments (NULL-terminated, at most 4) */
+static void node_start_with(int i, const char *url, const char *const *extra)
+{
+    node *n = &N[i];
+    char port[16], inst[32];
+    n->port = proc_free_port();
+    snprintf(port, sizeof port, "%d", n->port);
+    snprintf(inst, sizeof inst, "node%d", i);
+    snprintf(n->log, sizeof n->log, "%s/%s.log", dir, inst);
+    char *argv[24] = {TTT_SERVER_BIN, "--host", "127.0.0.1", "--port", port,
+                      "--web", TTT_SOURCE_DIR "/web", "--redis", (char *)url, "--instance", inst,
+                      "--log-level", "debug"};
+    int k = 13;
+    for (int e = 0; extra && extra[e] && e < 4; e++)
+        argv[k++] = (char *)extra[e];
+    argv[k] = NULL;
+    n->pid = proc_spawn(argv, n->log);
+    cr_assert(n->pid > 0 && proc_wait_port(n->port, n->pid, 10000) == 0,
+              "%s did not start (log %s)", inst, n->log);
+    cr_assert(wait_health(n->port, 200, 10000) == 0, "%s never reached its store", inst);
+    if (i >= nnodes)
+        nnodes = i + 1;
+}
+
+/* redis-server with or without AOF, no nodes yet */
+static void redis_up(int aof)
+{
+    dir = proc_tmpdir("cluster");
+    cr_assert(dir, "temp dir");
+    cr_assert(proc_redis_start(&R, aof) == 0, "redis-server did not start");
+    C = wsc_ctx_new();
+    cr_assert(C, "lws client context");
+}
+
+static void redis_cli_cluster(const char *a1, const char *a2)
+{
+    char cli[512], port[16];
+    snprintf(cli, sizeof(cli), "%s", TTT_REDIS_SERVER);
+    char *slash = strrchr(cli, '/');
+    snprintf(slash ? slash + 1 : cli, sizeof(cli) - (size_t)(slash ? slash + 1 - cli : 0),
+             "redis-cli");
+    snprintf(port, sizeof(port), "%d", R.port);
+    char *argv[] = {cli, "-p", port, (char *)a1, (char *)a2, NULL};
+    pid_t pid = proc_spawn(argv, "/dev/null");
+    cr_assert(pid > 0);
+    int st = proc_wait_exit(pid, 5000);
+    cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "redis-cli %s failed", a1);
+}
+
+/* an error with this code arrives on w, skipping states */
+static void expect_error(wsc *w, const char *code, int ms, const char *what)
+{
+    long long end = proc_now_ms() + ms;
+    for (;;) {
+        long long left = end - proc_now_ms();
+        cr_assert(left > 0, "%s: no %s error", what, code);
+        json_t *j = wsc_recv_json(w, (int)left);
+        cr_assert(j, "%s: no %s error: %s", what, code, wsc_error(C));
+        const char *type = sget(j, "type");
+        if (strcmp(type, "error") == 0) {
+            cr_assert_str_eq(sget(j, "code"), code, "%s", what);
+            json_decref(j);
+            return;
+        }
+        cr_assert_str_eq(type, "state", "%s: unexpected %s", what, type);
+        json_decref(j);
+    }
+}
+
+/* create on a fresh connection to node i, retrying "unavailable" for a
+ * bounded time (a store that just lost its data creates nothing for 2.5 s);
+ * returns the new game's id */
+static long long create_on(int i)
+{
+    wsc *w = conn(i);
+    long long end = proc_now_ms() + 10000;
+    for (;;) {
+        wsc_send(w, "{\"type\":\"create\"}");
+        json_t *j = wsc_recv_json(w, T_MSG);
+        cr_assert(j, "create on node%d: no answer", i);
+        if (strcmp(sget(j, "type"), "joined") == 0) {
+            long long id = iget(j, "game_id");
+            json_decref(j);
+            return id;
+        }
+        cr_assert_str_eq(sget(j, "type"), "error");
+        cr_assert_str_eq(sget(j, "code"), "unavailable", "create on node%d", i);
+        json_decref(j);
+        cr_assert(proc_now_ms() < end, "create on node%d: unavailable for 10 s", i);
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void lost_case(int restart)
+{
+    redis_up(!restart);
+    node_start_with(0, R.url, NULL);
+    node_start_with(1, R.url, NULL);
+    seat x, o;
+    pair(&x, 0, &o, 1);
+    cr_assert_eq(x.gid, 100);
+    wsc *ox[] = {o.w, NULL};
+    json_decref(play(&x, 4, ox));
+    if (restart) {
+        proc_kill9(R.pid);
+        R.pid = -1;
+        cr_assert(proc_redis_restart(&R) == 0, "redis-server restarts (empty)");
+    } else {
+        redis_cli_cluster("FLUSHALL", NULL);
+    }
+    /* both players hear that their game is gone, instead of another's */
+    expect_error(x.w, "no_such_game", 15000, "X after the loss");
+    expect_error(o.w, "no_such_game", 15000, "O after the loss");
+    /* a newcomer's game never gets the old id, on either process */
+    long long a = create_on(0), b = create_on(1);
+    cr_assert(a > 100 && b > 100 && a != b, "ids after the loss: %lld, %lld", a, b);
+    /* the old game answers no_such_game, not the newcomer's board */
+    wsc_sendf(o.w, "{\"type\":\"move\",\"game_id\":%lld,\"cell\":0}", o.gid);
+    expect_error(o.w, "no_such_game", T_MSG, "a move in the lost game");
+}
+
+Test(cluster, lost_flushall,
+     .description = "FLUSHALL while game 100 is live: its players get no_such_game, new games "
+                    "never get id 100 on any process")
+{
+    lost_case(0);
+}
+
+Test(cluster, lost_restart_empty,
+     .description = "redis-server without persistence killed -9 and restarted empty while game "
+                    "100 is live: its players get no_such_game, new games never get id 100")
+{
+    lost_case(1);
+}
+
+Test(cluster, frozen_redis_move_applied,
+     .description = "a move sent while redis-server is frozen (SIGSTOP 7 s) is answered with "
+                    "its state once Redis resumes and runs it, not unavailable")
+{
+    redis_up(1);
+    node_start_with(0, R.url, NULL);
+    node_start_with(1, R.url, NULL);
+    seat x, o;
+    pair(&x, 0, &o, 1);
+    cr_assert_eq(kill(R.pid, SIGSTOP), 0);
+    wsc_sendf(x.w, "{\"type\":\"move\",\"game_id\":%lld,\"cell\":4,\"id\":\"m\"}", x.gid);
+    char *early = wsc_recv(x.w, 7000);
+    kill(R.pid, SIGCONT);
+    cr_assert(!early, "answered while Redis was frozen: %s", early ? early : "");
+    json_t *j = wsc_recv_json(x.w, 30000);
+    cr_assert(j, "no answer after Redis resumed");
+    cr_assert_str_eq(sget(j, "type"), "state", "the applied move was answered %s %s",
+                     sget(j, "type"), sget(j, "code"));
+    cr_assert_str_eq(sget(j, "board"), "....X....");
+    json_decref(j);
+    /* the opponent sees the same single move */
+    json_t *so = expect(o.w, "state", 30000, "O sees the move");
+    cr_assert_str_eq(sget(so, "board"), "....X....");
+    json_decref(so);
+}
+
+Test(cluster, deployments_apart,
+     .description = "three deployments on one redis-server (default, --redis-prefix other, "
+                    "db 1): each has its own game 100, and no move reaches another's players")
+{
+    redis_up(1);
+    const char *other[] = {"--redis-prefix", "other", NULL};
+    char db1[96];
+    snprintf(db1, sizeof db1, "%s/1", R.url);
+    node_start_with(0, R.url, NULL);
+    node_start_with(1, R.url, other);
+    node_start_with(2, db1, NULL);
+    seat x[3], o[3];
+    for (int i = 0; i < 3; i++) {
+        pair(&x[i], i, &o[i], i);
+        cr_assert_eq(x[i].gid, 100, "deployment %d: first game %lld", i, x[i].gid);
+    }
+    /* moves in deployments 1 and 2; deployment 0 hears nothing */
+    for (int i = 1; i < 3; i++) {
+        wsc *oi[] = {o[i].w, NULL};
+        json_decref(play(&x[i], 4, oi));
+    }
+    expect_quiet(x[0].w, 1000, "deployment 0 after the others' moves");
+    expect_quiet(o[0].w, 200, "deployment 0 after the others' moves");
+    /* and its own X still has the first move */
+    wsc *o0[] = {o[0].w, NULL};
+    json_t *st = play(&x[0], 0, o0);
+    cr_assert_str_eq(sget(st, "board"), "X........");
+    json_decref(st);
 }

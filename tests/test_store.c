@@ -43,6 +43,7 @@ typedef struct tstore {
     uint32_t orph_inst;
     int64_t orph_ids[16];
     size_t orph_n;
+    int lost;                    /* lost() events */
 } tstore;
 
 /* the result of one call */
@@ -124,6 +125,11 @@ static void ev_orphaned(void *ud, uint32_t inst, const int64_t *ids, size_t n)
         t->orph_ids[i] = ids[i];
 }
 
+static void ev_lost(void *ud)
+{
+    ((tstore *)ud)->lost++;
+}
+
 static void count_handle(uv_handle_t *h, void *arg)
 {
     if (h != (uv_handle_t *)&H.wake)
@@ -193,6 +199,8 @@ static void setup(int redis, int aof)
     uv_timer_start(&H.wake, wake_cb, 20, 20);
 }
 
+static const char *open_prefix;   /* --redis-prefix of the next open_url(), NULL: default */
+
 static tstore *open_url(const char *url, int wait_up)
 {
     tstore *t = NULL;
@@ -201,9 +209,10 @@ static tstore *open_url(const char *url, int wait_up)
             t = &H.st[i];
     cr_assert(t, "too many stores");
     memset(t, 0, sizeof(*t));
-    store_options o = {.redis_url = url, .instance_name = "test", .finished_ttl_ms = 0};
+    store_options o = {.redis_url = url, .instance_name = "test", .finished_ttl_ms = 0,
+                       .redis_prefix = open_prefix};
     store_events ev = {.ud = t, .published = ev_published, .health = ev_health,
-                       .orphaned = ev_orphaned};
+                       .orphaned = ev_orphaned, .lost = ev_lost};
     char err[200] = "";
     t->s = store_open(&H.loop, &o, &ev, err, sizeof(err));
     cr_assert(t->s, "store_open: %s", err);
@@ -1174,4 +1183,343 @@ Test(redis, url_forms, .description = "redis://user:password@host:port/db (perce
     cr_assert_eq(do_load(bad, 100).status, STORE_EUNAVAIL);
     teardown();
     proc_redis_stop(&H.r, 0);
+}
+
+/* ---- the record codec and the Redis URL parser (pure; issue 8 section 5) -------------- */
+
+#include "redis_url.h"
+#include "store_codec.h"
+
+static store_game codec_sample(void)
+{
+    store_game g = mk_game(STORE_KIND_CREATE, 0, 123456789);
+    g.id = 4242;
+    g.version = 7;
+    g.st.ply = 3;
+    g.st.moves[0] = 4, g.st.moves[1] = 0, g.st.moves[2] = 8;
+    g.st.board.x = (1 << 4) | (1 << 8), g.st.board.o = 1;
+    g.st.line[0] = -1, g.st.line[1] = -1, g.st.line[2] = -1;
+    g.seat[0].nholders = 2, g.seat[0].holders[0] = 3, g.seat[0].holders[1] = 0xfffffff0u;
+    g.seat[1].away_ms = -5;
+    g.level = GAME_AI_PERFECT;
+    g.rematch[1] = 1;
+    g.rematch_id = 4243;
+    g.deadline_ms = INT64_MAX;
+    return g;
+}
+
+Test(codec, roundtrip, .description = "rec_encode then rec_decode gives back every stored field")
+{
+    store_game g = codec_sample(), back;
+    uint8_t buf[REC_MAX];
+    size_t n = rec_encode(&g, g.id, g.version, g.kind, buf);
+    cr_assert(n > 0 && n <= REC_MAX, "length %zu", n);
+    cr_assert_eq(rec_decode(buf, n, &back), 0);
+    cr_assert(game_eq(&g, &back), "a field did not survive");
+    /* at most 4 holders per seat are kept, as documented */
+    g.seat[1].nholders = 9;
+    n = rec_encode(&g, g.id, g.version, g.kind, buf);
+    cr_assert_eq(rec_decode(buf, n, &back), 0);
+    cr_assert_eq(back.seat[1].nholders, STORE_MAX_HOLDERS);
+}
+
+Test(codec, truncated_and_long, .description = "every truncation of a record, and one byte more, is refused")
+{
+    store_game g = codec_sample(), back;
+    uint8_t buf[REC_MAX + 1];
+    size_t n = rec_encode(&g, g.id, g.version, g.kind, buf);
+    for (size_t k = 0; k < n; k++) {
+        /* a heap copy of exactly k bytes, so ASan sees any read past it */
+        uint8_t *cut = malloc(k ? k : 1);
+        memcpy(cut, buf, k);
+        cr_assert_eq(rec_decode(cut, k, &back), -1, "%zu of %zu bytes accepted", k, n);
+        free(cut);
+    }
+    buf[n] = 0;
+    cr_assert_eq(rec_decode(buf, n + 1, &back), -1, "a trailing byte was accepted");
+    cr_assert_eq(rec_decode(NULL, 0, &back), -1);
+}
+
+Test(codec, hostile_values, .description = "format, nholders, ply, cells, status, marks and flags out of range are refused")
+{
+    store_game g = codec_sample(), back;
+    uint8_t buf[REC_MAX];
+    size_t n = rec_encode(&g, g.id, g.version, g.kind, buf);
+    /* offsets in format 1: 0 format, 1 id, 9 version, 17 x, 19 o, 21 moves,
+     * 30 ply, 31 status, 32 result, 33 winner, 34 line, 37 seat X */
+    struct { size_t off; uint8_t v; const char *what; } bad[] = {
+        {0, 2, "format 2"}, {30, 10, "ply 10"}, {21, 9, "move cell 9"}, {31, 3, "status 3"},
+        {32, 5, "result 5"}, {33, 3, "winner 3"}, {34, 9, "line cell 9"}, {18, 0x02, "x mask > 9 bits"},
+        {37, 2, "taken 2"}, {39, 5, "nholders 5"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint8_t copy[REC_MAX];
+        memcpy(copy, buf, n);
+        copy[bad[i].off] = bad[i].v;
+        cr_assert_eq(rec_decode(copy, n, &back), -1, "%s accepted", bad[i].what);
+    }
+    uint8_t zero_id[REC_MAX];
+    n = rec_encode(&g, 0, g.version, g.kind, zero_id);
+    cr_assert_eq(rec_decode(zero_id, n, &back), -1, "id 0 accepted");
+}
+
+Test(url, parse_forms, .description = "redis_url_parse: every documented form, percent-decoding, defaults")
+{
+    redis_url u;
+    char err[160];
+    cr_assert_eq(redis_url_parse(&u, "redis://127.0.0.1", err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(u.host, "127.0.0.1");
+    cr_assert(u.port == 6379 && u.db == 0 && u.numeric_host && !u.pass && !u.user);
+    redis_url_free(&u);
+    cr_assert_eq(redis_url_parse(&u, "redis://al%69ce:p%40ss%zz@cache.local:7000/12", err, sizeof err), 0);
+    cr_assert_str_eq(u.user, "alice");
+    cr_assert_str_eq(u.pass, "p@ss%zz");
+    cr_assert_str_eq(u.host, "cache.local");
+    cr_assert(u.port == 7000 && u.db == 12 && !u.numeric_host);
+    redis_url_free(&u);
+    cr_assert_eq(redis_url_parse(&u, "redis://:secret@[::1]:6380/", err, sizeof err), 0);
+    cr_assert(!u.user && u.pass && strcmp(u.pass, "secret") == 0);
+    cr_assert_str_eq(u.host, "::1");
+    cr_assert(u.port == 6380 && u.numeric_host);
+    redis_url_free(&u);
+    cr_assert_eq(redis_url_parse(&u, "redis://:@h:1", err, sizeof err), 0);
+    cr_assert_null(u.pass, "an empty password counts as none");
+    redis_url_free(&u);
+    cr_assert_eq(redis_url_parse(&u, "unix:///run/redis.sock", err, sizeof err), 0);
+    cr_assert_str_eq(u.unix_path, "/run/redis.sock");
+    redis_url_free(&u);
+}
+
+Test(url, parse_refused, .description = "redis_url_parse refuses malformed URLs with a reason and leaves nothing allocated")
+{
+    const char *bad[] = {"http://x:1", "redis://", "redis://host:0", "redis://host:99999",
+                         "redis://host:12x", "redis://host:1/db", "unix:", "rediss://h:1",
+                         "redis://h:", "redis://[::1", "redis://h:1/1000001", "redis://a b:1",
+                         "redis://u:p@", "redis://h:1/-1", NULL};
+    for (size_t i = 0; bad[i]; i++) {
+        redis_url u;
+        char err[160] = "";
+        cr_assert_eq(redis_url_parse(&u, bad[i], err, sizeof err), -1, "%s accepted", bad[i]);
+        cr_assert(err[0], "%s: no reason", bad[i]);
+        cr_assert(!u.host && !u.pass && !u.user && !u.unix_path);
+    }
+    redis_url u;
+    cr_assert_eq(redis_url_parse(&u, NULL, NULL, 0), -1);
+}
+
+/* ---- issue 8: definite outcomes, data loss, namespaces, the open-list policy ----------- */
+
+/* redis-cli -p <port> args... (NULL-terminated), must exit 0 */
+static void redis_cliv(const char *const *args)
+{
+    char cli[512], port[16];
+    snprintf(cli, sizeof(cli), "%s", TTT_REDIS_SERVER);
+    char *slash = strrchr(cli, '/');
+    snprintf(slash ? slash + 1 : cli, sizeof(cli) - (size_t)(slash ? slash + 1 - cli : 0),
+             "redis-cli");
+    snprintf(port, sizeof(port), "%d", H.r.port);
+    char *argv[16] = {cli, "-p", port};
+    int n = 3;
+    for (; args[n - 3] && n < 15; n++)
+        argv[n] = (char *)args[n - 3];
+    argv[n] = NULL;
+    pid_t pid = proc_spawn(argv, "/dev/null");
+    cr_assert(pid > 0);
+    int st = proc_wait_exit(pid, 5000);
+    cr_assert(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "redis-cli %s failed", args[0]);
+}
+
+static void run_for(long long ms)
+{
+    long long until = proc_now_ms() + ms;
+    RUN_UNTIL(proc_now_ms() >= until, ms + 1000);
+}
+
+Test(redis, in_doubt_frozen, .description = "writes sent to a redis-server frozen past the op timeout (SIGSTOP 7 s) are answered with what Redis did once it resumes: saved and created, never unavailable",
+     .fini = fini, .timeout = 90)
+{
+    setup(1, 0);
+    tstore *t = open_store();
+    store_game g = mk_game(STORE_KIND_CREATE, 1, 1);
+    int64_t id = create_ok(t, &g);
+    store_game cur = load_ok(t, id);
+
+    cr_assert_eq(kill(H.r.pid, SIGSTOP), 0);
+    res sv = {0}, cr = {0};
+    store_game next = cur;
+    next.updated_ms = 4242;
+    CALL(store_game_save(t->s, &next, game_cb, &sv));
+    CALL(store_game_create(t->s, &g, game_cb, &cr));
+    long long t0 = proc_now_ms();
+    /* the old store answered EUNAVAIL at the 5 s op timeout, and Redis ran
+     * both writes when it resumed */
+    RUN_UNTIL(sv.n || cr.n || proc_now_ms() - t0 >= 7000, 9000);
+    cr_assert(sv.n == 0 && cr.n == 0, "answered while Redis was frozen: save %s, create %s",
+              sv.n ? store_err_name(sv.status) : "-", cr.n ? store_err_name(cr.status) : "-");
+    cr_assert(t->downs >= 1, "the hung connection was not given up");
+    cr_assert_eq(kill(H.r.pid, SIGCONT), 0);
+    RUN_UNTIL(sv.n && cr.n, 20000);
+    check_once(&sv, "save");
+    check_once(&cr, "create");
+    cr_assert_eq(sv.status, STORE_OK, "save: %s", store_err_name(sv.status));
+    cr_assert_eq(sv.g.version, 2);
+    cr_assert_eq(cr.status, STORE_OK, "create: %s", store_err_name(cr.status));
+    cr_assert_eq(cr.g.id, id + 1, "created id %lld", (long long)cr.g.id);
+    cr_assert_eq(cr.g.version, 1);
+    store_game after = load_ok(t, id);
+    cr_assert_eq(after.version, 2, "stored version %llu", (unsigned long long)after.version);
+    cr_assert_eq(after.updated_ms, 4242);
+    store_game made = load_ok(t, cr.g.id);
+    cr_assert(game_eq(&made, &cr.g), "the record answered is not the one stored");
+    teardown();
+}
+
+Test(redis, in_doubt_cut, .description = "a save cut off after it was sent (CLIENT PAUSE WRITE, then CLIENT KILL) and never run is answered EUNAVAIL only after the store made sure it never will run",
+     .fini = fini, .timeout = 90)
+{
+    setup(1, 0);
+    tstore *t = open_store();
+    store_game g = mk_game(STORE_KIND_CREATE, 1, 1);
+    int64_t id = create_ok(t, &g);
+    store_game cur = load_ok(t, id);
+
+    const char *pause[] = {"CLIENT", "PAUSE", "3000", "WRITE", NULL};
+    redis_cliv(pause);
+    res sv = {0};
+    store_game next = cur;
+    next.updated_ms = 777;
+    CALL(store_game_save(t->s, &next, game_cb, &sv));
+    run_for(300);   /* the command reaches Redis and is held by the pause */
+    cr_assert_eq(sv.n, 0, "answered while paused");
+    const char *kill_normal[] = {"CLIENT", "KILL", "TYPE", "normal", NULL};
+    redis_cliv(kill_normal);
+    RUN_UNTIL(sv.n, 20000);
+    check_once(&sv, "save");
+    cr_assert_eq(sv.status, STORE_EUNAVAIL, "save: %s", store_err_name(sv.status));
+    /* unavailable means unchanged, now and later */
+    store_game after = load_ok(t, id);
+    cr_assert_eq(after.version, 1);
+    run_for(500);
+    after = load_ok(t, id);
+    cr_assert_eq(after.version, 1, "the write ran after it was reported unavailable");
+    cr_assert_neq(after.updated_ms, 777);
+    teardown();
+}
+
+/* create games until the last id is want_last, checking lost() on the way */
+static void lost_case(int restart)
+{
+    setup(1, 0);
+    tstore *t = open_store();
+    store_game g = mk_game(STORE_KIND_CREATE, 1, 1);
+    int64_t a = create_ok(t, &g), b = create_ok(t, &g);
+    cr_assert(a == 100 && b == 101);
+    cr_assert_eq(do_subscribe(t, a).status, STORE_OK);
+    if (restart) {
+        proc_kill9(H.r.pid);
+        cr_assert_eq(proc_redis_restart(&H.r), 0, "redis-server did not come back");
+    } else {
+        redis_cli("FLUSHALL", NULL);
+    }
+    RUN_UNTIL(t->lost && store_is_up(t->s), WAIT_MS);
+    cr_assert_eq(t->lost, 1, "lost() raised %d times", t->lost);
+    cr_assert_eq(store_lost_count(t->s), 1);
+    /* creates may be refused (EUNAVAIL) for a moment while every live
+     * process raises the counter; the first one that succeeds is above */
+    res r = {0};
+    long long end = proc_now_ms() + WAIT_MS;
+    do {
+        r = do_create(t, &g);
+    } while (r.status == STORE_EUNAVAIL && proc_now_ms() < end && (run_for(200), 1));
+    cr_assert_eq(r.status, STORE_OK, "create after the loss: %s", store_err_name(r.status));
+    cr_assert_gt(r.g.id, b, "id %lld handed out again after the loss", (long long)r.g.id);
+    cr_assert_eq(do_load(t, a).status, STORE_ENOTFOUND);
+    /* a second store that never saw the old data continues above it too */
+    tstore *u = open_store();
+    cr_assert_gt(create_ok(u, &g), r.g.id);
+    cr_assert_eq(u->lost, 0, "a newcomer cannot know of a loss");
+    teardown();
+}
+
+Test(redis, lost_flushall, .description = "FLUSHALL under a live store: lost() once, counted, no id handed out again",
+     .fini = fini, .timeout = 60)
+{
+    lost_case(0);
+}
+
+Test(redis, lost_restart_empty, .description = "redis-server killed (-9, no persistence) and restarted empty: lost() once, no id handed out again",
+     .fini = fini, .timeout = 60)
+{
+    lost_case(1);
+}
+
+Test(redis, namespaces_apart, .description = "stores on other prefixes or another db of one redis-server keep their own ids and never hear each other's saves",
+     .fini = fini, .timeout = 60)
+{
+    setup(1, 0);
+    char db1[96];
+    snprintf(db1, sizeof(db1), "%s/1", H.r.url);
+    tstore *a = open_store();
+    open_prefix = "other";
+    tstore *b = open_store();
+    open_prefix = NULL;
+    tstore *c = open_url(db1, 1);
+    store_game g = mk_game(STORE_KIND_CREATE, 1, 1);
+    tstore *all[] = {a, b, c};
+    store_game rec[3];
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(create_ok(all[i], &g), 100, "store %d: its own ids start at 100", i);
+        rec[i] = load_ok(all[i], 100);
+        cr_assert_eq(do_subscribe(all[i], 100).status, STORE_OK);
+    }
+    /* b and c save their game 100; a must hear neither */
+    for (int i = 1; i < 3; i++) {
+        res s = do_save(all[i], &rec[i]);
+        cr_assert_eq(s.status, STORE_OK);
+        RUN_UNTIL(all[i]->published, WAIT_MS);
+        cr_assert_eq(all[i]->published, 1, "store %d did not hear its own save", i);
+    }
+    cr_assert_eq(load_ok(a, 100).version, 1, "another deployment's save changed ours");
+    res s = do_save(a, &rec[0]);
+    cr_assert_eq(s.status, STORE_OK);
+    RUN_UNTIL(a->published, WAIT_MS);   /* our own save arrives: the others' would have too */
+    cr_assert_eq(a->published, 1, "a heard %d saves, only 1 is its own", a->published);
+    cr_assert_eq(b->published + c->published, 2, "a's save reached another deployment");
+    res l = do_list(b, 10);
+    cr_assert_eq(l.count, 1, "b lists %zu games", l.count);
+
+    store_options o = {.redis_url = H.r.url, .redis_prefix = "bad prefix"};
+    store_events ev = {0};
+    char err[200] = "";
+    cr_assert_null(store_open(&H.loop, &o, &ev, err, sizeof(err)), "a prefix with a space was accepted");
+    cr_assert(err[0]);
+    teardown();
+}
+
+STORE_TEST(away_creator_unlisted, "a waiting game whose creator is away leaves the open list, and comes back in its place when the creator is")
+{
+    tstore *t = open_store();
+    store_game g = mk_game(STORE_KIND_CREATE, 1, 10);
+    g.seat[0].nholders = 1;
+    g.seat[0].holders[0] = 1;
+    int64_t first = create_ok(t, &g), second = create_ok(t, &g);
+    res l = do_list(t, 10);
+    cr_assert(list_has(&l, first) && list_has(&l, second));
+
+    store_game away = load_ok(t, first);
+    away.seat[0].nholders = 0;
+    away.seat[0].away_ms = wall_ms();
+    res s = do_save(t, &away);
+    cr_assert_eq(s.status, STORE_OK);
+    l = do_list(t, 10);
+    cr_assert(!list_has(&l, first), "a game whose creator is away is listed");
+    cr_assert(list_has(&l, second));
+
+    store_game back = s.g;
+    back.seat[0].nholders = 1;
+    back.seat[0].away_ms = 0;
+    cr_assert_eq(do_save(t, &back).status, STORE_OK);
+    l = do_list(t, 10);
+    cr_assert_eq(l.count, 2);
+    cr_assert(l.list[0].id == first && l.list[1].id == second, "not back in its place by age");
 }

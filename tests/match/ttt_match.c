@@ -98,7 +98,9 @@ static int parse_url(const char *s, match_url *u) {
     u->port = (int)port;
     snprintf(u->hostport, sizeof(u->hostport), strchr(u->host, ':') ? "[%s]:%d" : "%s:%d",
              u->host, u->port);
-    snprintf(u->origin, sizeof(u->origin), "http://%s", u->hostport);
+    /* lws 4.1 puts "http://" in front of the origin itself (client-http.c):
+     * the server's Origin check must see http://host:port, not http://http:// */
+    snprintf(u->origin, sizeof(u->origin), "%s", u->hostport);
     return 0;
 }
 

@@ -368,7 +368,7 @@ wsc *wsc_connect(wsc_ctx *ctx, int port, const char *path, int timeout_ms)
     ci.port = port;
     ci.path = path ? path : "/ws";
     ci.host = "127.0.0.1";
-    ci.origin = "127.0.0.1";
+    ci.origin = "127.0.0.1";          /* lws 4.1 sends "Origin: http://127.0.0.1" */
     ci.protocol = NULL;               /* like a browser: no subprotocol */
     ci.local_protocol_name = wsc_protocols[0].name;
     ci.ietf_version_or_minus_one = -1;
@@ -671,8 +671,8 @@ wsc_raw *wsc_raw_connect(int port, const char *path, int timeout_ms)
     int n = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1\r\n\r\n",
-                     path ? path : "/ws", port);
+                     "Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:%d\r\n\r\n",
+                     path ? path : "/ws", port, port);
     if (send_all(r->fd, req, (size_t)n) < 0)
         goto fail;
     for (;;) {

@@ -1,0 +1,453 @@
+/* view.js -- the page: renders the model (model.js) into the DOM of index.html, and turns clicks
+ * and keys into calls of the handlers the app (app.js) passes in. It reads the model and never
+ * changes it, and it never sees the connection. Also here: the page's URL (?game=ID). */
+
+const TOAST_MS = 3500;
+const RESIGN_CONFIRM_MS = 3000;
+
+const MARK_SVG = {
+  X: '<svg viewBox="0 0 100 100" aria-hidden="true" focusable="false">' +
+     '<path d="M24 24 L76 76 M76 24 L24 76"/></svg>',
+  O: '<svg viewBox="0 0 100 100" aria-hidden="true" focusable="false">' +
+     '<circle cx="50" cy="50" r="28"/></svg>'
+};
+
+/* ---- URL --------------------------------------------------------------------------------- */
+
+export function gameUrl(id) {
+  const u = new URL(location.href);
+  u.search = '?game=' + id;
+  u.hash = '';
+  return u.href;
+}
+
+// Point the address bar at game `id` (or the lobby for null); `push` makes a history entry.
+export function setPageGame(id, push) {
+  const u = new URL(location.href);
+  u.search = id ? '?game=' + id : '';
+  u.hash = '';
+  if (u.href === location.href) return;
+  if (push) history.pushState(null, '', u.href);
+  else history.replaceState(null, '', u.href);
+}
+
+// The game the address names, or 0.
+export function pageGameId() {
+  const v = new URLSearchParams(location.search).get('game');
+  if (!v || !/^[0-9]{1,15}$/.test(v)) return 0;
+  const n = Number(v);
+  return n >= 1 ? n : 0;
+}
+
+// A game id typed by a player ("100" or "#100"), or 0.
+function parseGameId(text) {
+  const v = text.trim().replace(/^#/, '');
+  return /^[0-9]{1,15}$/.test(v) && Number(v) >= 1 ? Number(v) : 0;
+}
+
+/* ---- Words --------------------------------------------------------------------------------- */
+
+function other(mark) { return mark === 'X' ? 'O' : 'X'; }
+
+function cap(s) { return s.charAt(0).toUpperCase() + s.slice(1); }
+
+function cellName(i) {
+  return 'row ' + (Math.floor(i / 3) + 1) + ' column ' + (i % 3 + 1);
+}
+
+function presence(p) {
+  return p === 'connected' ? 'connected' : p === 'away' ? 'away' : 'open seat';
+}
+
+function fmtAge(s) {
+  s = Math.max(0, Math.floor(Number(s) || 0));
+  if (s < 60) return s + ' s';
+  if (s < 3600) return Math.floor(s / 60) + ' min';
+  return Math.floor(s / 3600) + ' h';
+}
+
+function overText(s, me, comp) {
+  const w = s.winner, l = w ? other(w) : null;
+  if (!me) {
+    switch (s.result) {
+      case 'win': return w + ' won';
+      case 'draw': return 'Draw';
+      case 'resign': return l + ' resigned, ' + w + ' wins';
+      case 'abandon': return w ? l + ' left, ' + w + ' wins' : 'Abandoned: nobody joined';
+      default: return 'Game over';
+    }
+  }
+  const them = comp ? 'the computer' : 'your opponent';
+  switch (s.result) {
+    case 'win': return w === me ? 'You won!' : 'You lost. ' + cap(them) + ' wins.';
+    case 'draw': return 'Draw. Nobody wins.';
+    case 'resign':
+      return w === me ? cap(them) + ' resigned. You won!' : 'You resigned. You lost.';
+    case 'abandon':
+      if (!w) return 'Nobody joined; the game was abandoned.';
+      return w === me ? cap(them) + ' left. You won!' : 'You were away too long. You lost.';
+    default: return 'Game over.';
+  }
+}
+
+// The status line of a game and a tone for it (good / bad / none).
+function describe(g) {
+  const s = g.state;
+  if (!s) return { text: 'Loading game…', tone: '' };
+  const me = g.mark;
+  const comp = g.vs === 'computer';
+  const them = comp ? 'The computer' : 'Your opponent';
+  if (!me) {
+    // Spectator.
+    if (s.status === 'waiting') {
+      return { text: 'Watching · waiting for a second player', tone: '' };
+    }
+    if (s.status === 'playing') {
+      const away = s.players && s.players[s.turn] === 'away' ? ' (' + s.turn + ' is away)' : '';
+      return { text: 'Watching · ' + s.turn + ' to move' + away, tone: '' };
+    }
+    return { text: 'Watching · ' + overText(s, null, comp), tone: '' };
+  }
+  if (s.status === 'waiting') {
+    return { text: 'Waiting for an opponent: share the link.', tone: '' };
+  }
+  if (s.status === 'playing') {
+    let t = s.turn === me ? 'Your turn (' + me + ')' : them + "'s turn (" + other(me) + ')';
+    if (s.players && s.players[other(me)] === 'away') {
+      t += '. ' + them + ' is away; waiting for them to come back.';
+    }
+    return { text: t, tone: '' };
+  }
+  const tone = s.winner === me ? 'good' : s.winner ? 'bad' : '';
+  return { text: overText(s, me, comp), tone: tone };
+}
+
+function connText(model) {
+  if (model.connected) return null;
+  return model.link === 'backoff' || model.everConnected ? 'Reconnecting…' : 'Connecting…';
+}
+
+/* ---- The view ------------------------------------------------------------------------------ */
+
+/* on: the app's handlers for what the player does:
+ *   create(vs, level), quick(), join(id), open(id), lobby(), move(cell), resign(), rematch() */
+export function createView(model, on) {
+  function $(id) { return document.getElementById(id); }
+
+  const ui = {
+    conn: $('conn'), lobby: $('lobby'), game: $('game'), lobbyTitle: $('lobby-title'),
+    newFriend: $('new-friend'), quick: $('quick'),
+    newEasy: $('new-computer-easy'), newPerfect: $('new-computer-perfect'),
+    joinForm: $('join-form'), joinId: $('join-id'), joinGo: $('join-go'),
+    minePanel: $('mine-panel'), mine: $('mine'), openGames: $('open-games'), noOpen: $('no-open'),
+    gameTitle: $('game-title'), gameId: $('game-id'), role: $('role'), status: $('status'),
+    offer: $('rematch-offer'), board: $('board'), seatX: $('seat-X'), seatO: $('seat-O'),
+    resign: $('resign'), rematch: $('rematch'), toLobby: $('to-lobby'), controls: $('controls'),
+    share: $('share'), shareLink: $('share-link'), copyLink: $('copy-link'),
+    server: $('server'), toast: $('toast'), home: $('home')
+  };
+  const cells = [];
+  let toastTimer = 0;
+  let resignTimer = 0;
+  let resignArmed = false;
+
+  function toast(text) {
+    ui.toast.textContent = text;
+    ui.toast.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { ui.toast.hidden = true; }, TOAST_MS);
+  }
+
+  /* ---- Lobby ---------------------------------------------------------------------------- */
+
+  // One lobby row: "Game ID <note>" and a button. Both lists are made of these.
+  function gameRow(id, noteText, buttonText, ariaLabel, testid, onClick) {
+    const li = document.createElement('li');
+    li.dataset.gameId = String(id);
+    const label = document.createElement('span');
+    label.textContent = 'Game ' + id + ' ';
+    const note = document.createElement('span');
+    note.className = 'age';
+    note.textContent = noteText;
+    label.appendChild(note);
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = buttonText;
+    if (ariaLabel) b.setAttribute('aria-label', ariaLabel);
+    if (testid) b.dataset.testid = testid;
+    b.addEventListener('click', onClick);
+    li.appendChild(label);
+    li.appendChild(b);
+    return li;
+  }
+
+  function renderOpenGames() {
+    const frag = document.createDocumentFragment();
+    model.openGames.forEach((e) => {
+      const own = model.games.get(e.game_id);
+      const note = 'waiting ' + fmtAge(e.age_s);
+      if (own && own.mark)
+        frag.appendChild(gameRow(e.game_id, note, 'Yours', 'Open your game ' + e.game_id, null,
+                                 () => on.open(e.game_id)));
+      else
+        frag.appendChild(gameRow(e.game_id, note, 'Join', 'Join game ' + e.game_id,
+                                 'join-' + e.game_id, () => on.join(e.game_id)));
+    });
+    ui.openGames.replaceChildren(frag);
+    ui.noOpen.hidden = ui.openGames.children.length > 0;
+  }
+
+  // Games this page still takes part in, so leaving for the lobby does not lose them.
+  function renderMine() {
+    const frag = document.createDocumentFragment();
+    model.games.forEach((g) => {
+      if (!g.state || (!g.mark && !g.watching)) return;
+      if (g.state.status === 'over' && !g.rematchOffered) return;
+      const note = g.watching ? 'watching' :
+        g.state.status === 'over' ? 'rematch offered' : 'you are ' + g.mark;
+      frag.appendChild(gameRow(g.id, note, 'Open', null, 'open-' + g.id, () => on.open(g.id)));
+    });
+    ui.mine.replaceChildren(frag);
+    ui.minePanel.hidden = ui.mine.children.length === 0;
+  }
+
+  /* ---- Connection indicator and buttons ------------------------------------------------- */
+
+  function renderConn() {
+    const text = connText(model);
+    ui.conn.textContent = text || 'Connected';
+    ui.conn.classList.toggle('ok', !text);
+    ui.conn.dataset.state = text ? 'down' : 'up';
+    ui.server.textContent = model.server ? 'server ' + model.server : '';
+  }
+
+  function setButtons() {
+    [ui.newFriend, ui.quick, ui.newEasy, ui.newPerfect, ui.joinGo].forEach((b) => {
+      b.disabled = !model.connected;
+    });
+  }
+
+  /* ---- Game ----------------------------------------------------------------------------- */
+
+  function renderBoard(g, s, playing) {
+    const line = s && Array.isArray(s.line) ? s.line : [];
+    const last = s && Array.isArray(s.moves) && s.moves.length ? s.moves[s.moves.length - 1] : -1;
+    for (let i = 0; i < 9; i++) {
+      const c = cells[i];
+      let mk = s ? s.board.charAt(i) : '.';
+      if (mk !== 'X' && mk !== 'O') mk = '';
+      if (c.dataset.mark !== mk) {
+        c.dataset.mark = mk;
+        c.innerHTML = mk ? MARK_SVG[mk] : '';
+      }
+      const win = line.indexOf(i) >= 0;
+      const can = playing && !mk;
+      c.classList.toggle('win', win);
+      c.classList.toggle('last', i === last && !win);
+      c.classList.toggle('playable', can);
+      c.setAttribute('aria-disabled', can ? 'false' : 'true');
+      c.setAttribute('aria-label', cellName(i) + ', ' + (mk || 'empty') +
+                     (win ? ', winning line' : ''));
+    }
+    ui.board.classList.toggle('busy', g.pendingMove >= 0);
+    ui.board.setAttribute('aria-busy', g.pendingMove >= 0 ? 'true' : 'false');
+  }
+
+  // Hooks for tests and styling: the state as attributes of the view.
+  function renderDataset(g, s) {
+    const me = g.mark;
+    const ds = ui.game.dataset;
+    ds.gameId = String(g.id);
+    ds.role = me ? 'player' : 'spectator';
+    ds.mark = me || '';
+    ds.status = s ? s.status : '';
+    ds.result = s && s.result ? s.result : '';
+    ds.winner = s && s.winner ? s.winner : '';
+    ds.turn = s && s.status === 'playing' ? (me && s.turn === me ? 'me' : 'opponent') : '';
+  }
+
+  function renderControls(g, s) {
+    const me = g.mark;
+    const ready = model.connected;
+    const over = s && s.status === 'over';
+    ui.resign.hidden = !(me && s && s.status === 'playing');
+    ui.resign.disabled = !ready;
+    const canRematch = me && over && !(s.result === 'abandon' && !s.winner);
+    ui.rematch.hidden = !canRematch;
+    ui.rematch.disabled = !ready || g.rematchSent;
+    ui.rematch.textContent = g.rematchOffered ? 'Accept rematch' :
+      g.rematchSent ? 'Rematch offered…' : 'Rematch';
+    ui.offer.hidden = !(canRematch && g.rematchOffered);
+
+    const waiting = !!(s && s.status === 'waiting');
+    ui.shareLink.value = gameUrl(g.id);
+    ui.share.classList.toggle('primary', waiting);
+    ui.share.hidden = g.vs === 'computer' && !!me;
+    // While waiting, sharing the link is the one thing to do: put it above the board.
+    // Moved only when that changes, so a focused Copy button keeps its focus.
+    const place = waiting ? 'top' : 'bottom';
+    if (ui.share.dataset.place !== place) {
+      ui.share.dataset.place = place;
+      if (waiting) ui.board.before(ui.share);
+      else ui.controls.after(ui.share);
+    }
+  }
+
+  // The game on screen, as the model has it.
+  function render() {
+    const g = model.current();
+    if (!g) return;
+    const s = g.state;
+    const me = g.mark;
+
+    ui.gameId.textContent = 'Game ' + g.id;
+    ui.role.textContent = g.watching ? 'Watching' :
+      me ? 'You are ' + me + (g.vs === 'computer' ? ' · vs computer' +
+           (g.level ? ' (' + g.level + ')' : '') : '') : '';
+
+    const d = describe(g);
+    ui.status.textContent = d.text;
+    ui.status.className = 'status' + (d.tone ? ' ' + d.tone : '');
+    // The tab title tells a player in another tab that it is their turn.
+    document.title = d.text + ' · Tic-tac-toe';
+
+    renderBoard(g, s, model.canPlay(g));
+    renderDataset(g, s);
+
+    const players = (s && s.players) || {};
+    ['X', 'O'].forEach((k) => {
+      const el = k === 'X' ? ui.seatX : ui.seatO;
+      const who = k === me ? 'you' : me && g.vs === 'computer' ? 'computer' : '';
+      el.dataset.presence = players[k] || 'open';
+      el.textContent = k + (who ? ' (' + who + ')' : '') + ': ' + presence(players[k]);
+    });
+
+    renderControls(g, s);
+  }
+
+  /* ---- Screens -------------------------------------------------------------------------- */
+
+  function disarmResign() {
+    resignArmed = false;
+    clearTimeout(resignTimer);
+    ui.resign.textContent = 'Resign';
+  }
+
+  // The game view, for model.screen; `changed` when another game (or the lobby) was shown.
+  function showGame(changed) {
+    disarmResign();
+    ui.lobby.hidden = true;
+    ui.game.hidden = false;
+    render();
+    if (changed) ui.gameTitle.focus({ preventScroll: true });
+  }
+
+  function showLobby() {
+    document.title = 'Tic-tac-toe';
+    disarmResign();
+    ui.game.hidden = true;
+    ui.lobby.hidden = false;
+    renderMine();
+    ui.lobbyTitle.focus({ preventScroll: true });
+  }
+
+  /* ---- Input ---------------------------------------------------------------------------- */
+
+  // A second press confirms: a stray tap on a phone should not end the game.
+  function onResign() {
+    const g = model.current();
+    if (!g || !g.mark) return;
+    if (!resignArmed) {
+      resignArmed = true;
+      ui.resign.textContent = 'Resign? Tap again';
+      clearTimeout(resignTimer);
+      resignTimer = setTimeout(disarmResign, RESIGN_CONFIRM_MS);
+      return;
+    }
+    disarmResign();
+    on.resign();
+  }
+
+  function copyLink() {
+    const text = ui.shareLink.value;
+    function fallback() {
+      ui.shareLink.select();
+      let ok = false;
+      try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+      toast(ok ? 'Link copied.' : 'Select the link and copy it.');
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(() => toast('Link copied.'), fallback);
+    } else {
+      fallback();
+    }
+  }
+
+  // Arrow keys walk the board, wrapping at the edges.
+  function onBoardKey(ev) {
+    const c = ev.target.closest('.cell');
+    if (!c) return;
+    const i = Number(c.dataset.index);
+    let r = Math.floor(i / 3), col = i % 3;
+    switch (ev.key) {
+      case 'ArrowUp': r = (r + 2) % 3; break;
+      case 'ArrowDown': r = (r + 1) % 3; break;
+      case 'ArrowLeft': col = (col + 2) % 3; break;
+      case 'ArrowRight': col = (col + 1) % 3; break;
+      default: return;
+    }
+    ev.preventDefault();
+    cells[r * 3 + col].focus();
+  }
+
+  function buildBoard() {
+    for (let i = 0; i < 9; i++) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'cell';
+      b.dataset.index = String(i);
+      b.dataset.testid = 'cell-' + i;
+      b.dataset.mark = '';
+      b.setAttribute('aria-disabled', 'true');
+      b.setAttribute('aria-label', cellName(i) + ', empty');
+      ui.board.appendChild(b);
+      cells.push(b);
+    }
+    // Cells stay focusable when not playable (aria-disabled, not disabled) so arrow keys can
+    // walk the whole board; a click on such a cell is simply ignored (by on.move).
+    ui.board.addEventListener('click', (ev) => {
+      const c = ev.target.closest('.cell');
+      if (c) on.move(Number(c.dataset.index));
+    });
+    ui.board.addEventListener('keydown', onBoardKey);
+  }
+
+  function bind() {
+    ui.newFriend.addEventListener('click', () => on.create('human'));
+    ui.quick.addEventListener('click', () => on.quick());
+    ui.newEasy.addEventListener('click', () => on.create('computer', 'easy'));
+    ui.newPerfect.addEventListener('click', () => on.create('computer', 'perfect'));
+    ui.joinForm.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const id = parseGameId(ui.joinId.value);
+      if (!id) {
+        toast('A game id is a number, like 100.');
+        return;
+      }
+      on.join(id);
+    });
+    ui.resign.addEventListener('click', onResign);
+    ui.rematch.addEventListener('click', () => on.rematch());
+    ui.toLobby.addEventListener('click', () => on.lobby());
+    ui.copyLink.addEventListener('click', copyLink);
+    ui.shareLink.addEventListener('focus', () => ui.shareLink.select());
+    ui.home.addEventListener('click', (ev) => { ev.preventDefault(); on.lobby(); });
+  }
+
+  buildBoard();
+  bind();
+  setButtons();
+
+  return { render, renderMine, renderOpenGames, renderConn, setButtons, showGame, showLobby,
+           toast };
+}
