@@ -142,6 +142,23 @@ int game_state_abandon(game_state *s, game_mark who) {
     return game_state_end(s, who, GAME_RESULT_ABANDON);
 }
 
+game_mark game_state_turn(const game_state *s) {
+    return s->status == GAME_PLAYING ? game_board_turn(&s->board) : GAME_NONE;
+}
+
+game_mark game_abandon_loser(const int64_t away_since[2], int64_t limit_ms, int64_t now) {
+    game_mark loser = GAME_NONE;
+    int64_t since = 0;
+    for (int i = 0; i < 2; i++) {
+        int64_t t = away_since[i];
+        if (t && t + limit_ms <= now && (!since || t < since)) {
+            loser = (game_mark)(i + 1);
+            since = t;
+        }
+    }
+    return loser;
+}
+
 /* ---- rng ------------------------------------------------------------------- */
 
 /* xorshift64* (Vigna, 2014): tiny, fast and good enough to vary the

@@ -99,6 +99,16 @@ int game_state_move(game_state *s, game_mark who, int cell);
 int game_state_resign(game_state *s, game_mark who);
 int game_state_abandon(game_state *s, game_mark who);
 
+/* The mark to move in s, or GAME_NONE when s is not being played (waiting
+ * or over). The same rule game_state_move() checks a move against. */
+game_mark game_state_turn(const game_state *s);
+
+/* Who loses a game by abandon. away_since[i] is when mark i+1's seat lost
+ * its last player, 0 while it is held (or cannot be abandoned: the computer,
+ * an open seat). A seat away for limit_ms or more at `now` loses; when both
+ * are, the one that left first; on a tie, X. GAME_NONE while nobody has. */
+game_mark game_abandon_loser(const int64_t away_since[2], int64_t limit_ms, int64_t now);
+
 /* The computer's move for the side to move in b, or -1 when the position is
  * over. *rng is the caller's xorshift state (any non-zero seed); it picks
  * among equally good moves so play is not always the same. */

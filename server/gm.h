@@ -4,9 +4,14 @@
  * It works on structs only: requests arrive parsed (proto_req), games come
  * from the store (store_game), rules are game/'s, and what goes out is a
  * shared msg handed to the server layer's send hook. It never sees a socket,
- * the event loop's I/O, or Redis.
+ * the event loop, or Redis: its timers and clock are hooks main hands it
+ * (gm_clock; server/gm_uv.h adapts libuv), so a test drives it with a fake.
  *
- * Every change to a game is the same three steps (see gm_op in gm.c): take
+ * Files: gm.c (this API, dispatch, store events, the tick, start and stop),
+ * gm_rules.c (pure decisions), gm_op.c (the compare-and-save engine),
+ * gm_kinds.c (the operation kinds), gm_room.c (rooms, members, fan-out).
+ *
+ * Every change to a game is the same three steps (see gm_op.h): take
  * the latest record, apply the change in C, save it with the version it was
  * read at. A lost race re-runs the change on the record that won, so the
  * answer to the client is always judged against the game as it really is. */
@@ -19,7 +24,6 @@
 #include "proto.h"
 #include "store.h"
 
-typedef struct uv_loop_s uv_loop_t;
 typedef struct gm gm;
 typedef struct gm_conn gm_conn;
 
@@ -37,6 +41,19 @@ typedef struct gm_io {
     void (*send)(void *ud, void *conn_ud, msg *m);
 } gm_io;
 
+/* The loop's timers and the wall clock, from main. */
+typedef struct gm_clock {
+    void *ud;
+    int64_t (*now_ms)(void *ud);   /* ms since the epoch */
+    /* Call cb(arg) after after_ms, then every repeat_ms (0: once). Returns
+     * the timer, NULL on failure. A one-shot timer that fired stays the
+     * caller's until timer_stop. */
+    void *(*timer_start)(void *ud, uint64_t after_ms, uint64_t repeat_ms,
+                         void (*cb)(void *arg), void *arg);
+    /* Stop and release a timer: cb never runs again. */
+    void (*timer_stop)(void *ud, void *timer);
+} gm_clock;
+
 typedef struct gm_stats {
     uint64_t games_created, games_finished, moves, requests, conflicts;
     uint64_t finished_by_result[5];      /* indexed by game_result */
@@ -45,7 +62,8 @@ typedef struct gm_stats {
     uint64_t rooms, members;             /* now */
 } gm_stats;
 
-gm *gm_new(uv_loop_t *loop, const gm_options *opt, const gm_io *io);
+/* clk is copied; its hooks are used until gm_free(). */
+gm *gm_new(const gm_clock *clk, const gm_options *opt, const gm_io *io);
 /* The server layer's hooks, once it exists (it needs the manager first). */
 void gm_set_io(gm *g, const gm_io *io);
 /* The events to hand to store_open(); then gm_set_store(). */
@@ -79,7 +97,8 @@ void gm_get_stats(const gm *g, gm_stats *out);
 
 /* Stop starting work (timers, timeouts); done(ud) runs once no request is in
  * flight any more, or after timeout_ms, whichever comes first. Then
- * gm_free(), after which the store may be closed. */
+ * gm_free(), after which the store may be closed. gm_free() stops its
+ * timers through the clock hooks and frees the manager at once. */
 void gm_shutdown(gm *g, int64_t timeout_ms, void (*done)(void *ud), void *ud);
 void gm_free(gm *g);
 

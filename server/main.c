@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "gm.h"
+#include "gm_uv.h"
 #include "log.h"
 #include "srv.h"
 #include "store.h"
@@ -365,7 +366,8 @@ int main(int argc, char **argv)
     uv_loop_init(&a.loop);
     gm_options gopt = {.abandon_ms = abandon_ms, .wait_ms = wait_ms, .seed = 0};
     gm_io io = {.ud = NULL, .send = srv_send};
-    a.gm = gm_new(&a.loop, &gopt, &io);
+    gm_clock clk = gm_uv_clock(&a.loop);
+    a.gm = gm_new(&clk, &gopt, &io);
     store_events ev = gm_store_events(a.gm);
     store_options sopt = {.redis_url = (redis && *redis) ? redis : NULL,
                           .instance_name = a.instance,

@@ -446,6 +446,7 @@ char *proto_encode_state(const proto_state *s, size_t headroom, size_t *len) {
     const char *result;
     char *block, *p;
     int i, has_line;
+    game_mark turn;
 
     if (s == NULL || (st = s->st) == NULL || headroom > SIZE_MAX / 2)
         return NULL;
@@ -481,8 +482,8 @@ char *proto_encode_state(const proto_state *s, size_t headroom, size_t *len) {
     p = put_lit(p, "],\"ply\":");
     *p++ = (char)('0' + st->ply);
     p = put_lit(p, ",\"turn\":");
-    p = put_name(p, st->status == GAME_PLAYING
-                    ? mark_names[st->ply % 2 ? GAME_O : GAME_X] : NULL);
+    turn = game_state_turn(st);
+    p = put_name(p, turn != GAME_NONE ? mark_names[turn] : NULL);
     p = put_lit(p, ",\"status\":");
     p = put_name(p, status_names[st->status]);
     result = result_names[st->result];

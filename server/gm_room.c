@@ -1,0 +1,379 @@
+/* gm_room.c -- connections, members, rooms, subscriptions and fan-out (see
+ * gm_room.h).
+ *
+ * A room is subscribed to its game's published saves and keeps the newest
+ * record seen. Every record we learn of (a save's reply, a load, a publish)
+ * goes through gm_room_advance(), which fans a new version out to the
+ * members encoded once; a member remembers the last version it was sent,
+ * so a state that reaches us twice or out of order goes out once, in
+ * order. */
+#include "gm_room.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <utlist.h>
+
+#include "gm_op.h"
+#include "log.h"
+
+/* ---- sending -------------------------------------------------------------------- */
+
+void gm_send(gm *g, gm_conn *c, msg *m)
+{
+    if (c && c->ud && m)
+        g->io.send(g->io.ud, c->ud, m);
+}
+
+void gm_send_block(gm *g, gm_conn *c, char *block, const size_t *len)
+{
+    msg *m = msg_wrap(block, len);
+    gm_send(g, c, m);
+    msg_unref(m);
+}
+
+void gm_reply_error(gm *g, gm_conn *c, const proto_id *id, proto_err e, const char *text)
+{
+    g->stats.errors[e]++;
+    if (!c || !c->ud)
+        return;
+    size_t len = 0;
+    gm_send_block(g, c, proto_encode_error(id, e, text, MSG_HEADROOM, &len), &len);
+}
+
+msg *gm_state_msg(const store_game *r)
+{
+    proto_state ps = {r->id, &r->st, {gm_seat_view(r, 0), gm_seat_view(r, 1)}};
+    size_t len = 0;
+    return msg_wrap(proto_encode_state(&ps, MSG_HEADROOM, &len), &len);
+}
+
+/* ---- connections and members ------------------------------------------------------ */
+
+void gm_conn_release(gm_conn *c)
+{
+    if (c && --c->refs == 0)
+        free(c);
+}
+
+void gm_conn_count(gm_conn *c, uint8_t which)
+{
+    if (c && which == GM_COUNT_WATCH)
+        c->pend_watch++;
+    else if (c && which == GM_COUNT_WAIT)
+        c->pend_wait++;
+}
+
+void gm_conn_uncount(gm_conn *c, uint8_t which)
+{
+    if (c && which == GM_COUNT_WATCH)
+        c->pend_watch--;
+    else if (c && which == GM_COUNT_WAIT)
+        c->pend_wait--;
+}
+
+gm_member *gm_member_find(gm_conn *c, gm_room *r)
+{
+    for (gm_member *m = c->members; m; m = m->conn_next)
+        if (m->room == r)
+            return m;
+    return NULL;
+}
+
+gm_member *gm_member_seat(gm_conn *c, int64_t game_id)
+{
+    for (gm_member *m = c->members; m; m = m->conn_next)
+        if (m->room->id == game_id && m->role != GM_ROLE_WATCH)
+            return m;
+    return NULL;
+}
+
+void gm_member_remove(gm *g, gm_member *m, gm_member *prev)
+{
+    gm_room *r = m->room;
+    if (prev)
+        prev->conn_next = m->conn_next;
+    else
+        m->conn->members = m->conn_next;
+    DL_DELETE(r->members, m);
+    g->stats.members--;
+    if (m->role != GM_ROLE_WATCH && --r->nlocal[m->role - 1] == 0 && !r->gone &&
+        (!r->have_rec || r->rec.st.status != GAME_OVER))
+        gm_start_leave(g, r, m->role);
+    free(m);
+    gm_room_release(g, r);
+}
+
+/* A connection that plays game after game would otherwise stay in every
+ * game it ever played (a member, a room, a subscription each) and scan them
+ * all on every join. Keep the newest few finished ones: enough to ask for a
+ * rematch, bounded for everyone else. The list is newest first. */
+static void member_prune(gm *g, gm_conn *c)
+{
+    int finished = 0;
+    gm_member *prev = NULL, *m = c->members;
+    while (m) {
+        gm_member *next = m->conn_next;
+        if (m->room->have_rec && m->room->rec.st.status == GAME_OVER &&
+            ++finished > GM_KEEP_FINISHED) {
+            gm_member_remove(g, m, prev);
+        } else {
+            prev = m;
+        }
+        m = next;
+    }
+}
+
+gm_member *gm_member_add(gm *g, gm_conn *c, gm_room *room, uint8_t role)
+{
+    if (!c || !c->ud) {
+        if (role != GM_ROLE_WATCH && room->nlocal[role - 1] == 0)
+            gm_start_leave(g, room, role);
+        return NULL;
+    }
+    gm_member *m = gm_member_find(c, room);
+    if (m) {
+        if (m->role == GM_ROLE_WATCH && role != GM_ROLE_WATCH) {
+            m->role = role;
+            room->nlocal[role - 1]++;
+        }
+        return m;
+    }
+    m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->conn = c;
+    m->room = room;
+    m->role = role;
+    m->conn_next = c->members;
+    c->members = m;
+    DL_APPEND(room->members, m);
+    room->refs++;
+    if (role != GM_ROLE_WATCH)
+        room->nlocal[role - 1]++;
+    g->stats.members++;
+    member_prune(g, c);
+    return m;
+}
+
+void gm_member_catch_up(gm *g, gm_member *m)
+{
+    gm_room *r = m->room;
+    if (!r->have_rec || m->last_version >= r->rec.version)
+        return;
+    msg *s = gm_state_msg(&r->rec);
+    gm_send(g, m->conn, s);
+    msg_unref(s);
+    m->last_version = r->rec.version;
+    g->stats.states_sent++;
+}
+
+/* ---- rooms and subscriptions ------------------------------------------------------- */
+
+gm_room *gm_room_find(gm *g, int64_t id)
+{
+    gm_room *r;
+    HASH_FIND(hh, g->rooms, &id, sizeof(id), r);
+    return r;
+}
+
+/* The store's callbacks carry the room; the manager is reached through this
+ * small context so rooms need no back pointer. */
+typedef struct room_ctx {
+    gm *g;
+    gm_room *room;
+} room_ctx;
+
+static room_ctx *room_ctx_new(gm *g, gm_room *r)
+{
+    room_ctx *rc = malloc(sizeof(*rc));
+    if (!rc)
+        return NULL;
+    rc->g = g;
+    rc->room = r;
+    r->refs++;
+    return rc;
+}
+
+static void on_sub_done(void *ud, int status)
+{
+    room_ctx *sc = ud;
+    gm *g = sc->g;
+    gm_room *r = sc->room;
+    free(sc);
+    r->sub = (status == STORE_OK) ? GM_SUB_ACTIVE : GM_SUB_NONE;
+    if (status == STORE_OK) {
+        /* run what waited, then catch up with saves made before we listened */
+        gm_op_run_waiting(g, r, PROTO_OK);
+        if (r->members)
+            gm_room_reload(g, r);
+    } else {
+        log_warn("game %" PRId64 ": subscribe failed: %s", r->id, store_err_name(status));
+        gm_op_run_waiting(g, r, PROTO_EUNAVAILABLE);
+    }
+    gm_room_release(g, r);
+}
+
+int gm_room_subscribe(gm *g, gm_room *r)
+{
+    room_ctx *sc = room_ctx_new(g, r);
+    if (!sc)
+        return -1;
+    r->sub = GM_SUB_PENDING;
+    store_subscribe(g->st, r->id, on_sub_done, sc);
+    return 0;
+}
+
+gm_room *gm_room_get(gm *g, int64_t id, int subscribe)
+{
+    gm_room *r = gm_room_find(g, id);
+    if (!r) {
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            return NULL;
+        r->id = id;
+        HASH_ADD(hh, g->rooms, id, sizeof(r->id), r);
+        g->stats.rooms++;
+    }
+    if (subscribe && r->sub == GM_SUB_NONE && gm_room_subscribe(g, r) != 0)
+        return NULL;
+    return r;
+}
+
+void gm_room_release(gm *g, gm_room *r)
+{
+    if (!r || --r->refs > 0 || r->members || r->waiting)
+        return;
+    if (r->sub == GM_SUB_ACTIVE && !g->detached)
+        store_unsubscribe(g->st, r->id);
+    HASH_DEL(g->rooms, r);
+    g->stats.rooms--;
+    free(r);
+}
+
+/* ---- fan-out ----------------------------------------------------------------------- */
+
+/* A new rematch ask: only the opponent hears of it. */
+static void send_rematch_offers(gm *g, gm_room *r, const store_game *prev, const store_game *rec)
+{
+    gm_member *m;
+    for (int i = 0; i < 2; i++) {
+        if (!rec->rematch[i] || prev->rematch[i])
+            continue;
+        size_t len = 0;
+        msg *o = msg_wrap(proto_encode_rematch_offer(rec->id, MSG_HEADROOM, &len), &len);
+        DL_FOREACH(r->members, m) if (m->role == (uint8_t)game_mark_other((game_mark)(i + 1)))
+            gm_send(g, m->conn, o);
+        msg_unref(o);
+    }
+    DL_FOREACH(r->members, m) m->last_version = rec->version;
+}
+
+/* One state frame, encoded once, to every member that has not had it. */
+static void send_states(gm *g, gm_room *r, const store_game *rec)
+{
+    msg *s = NULL;
+    gm_member *m;
+    DL_FOREACH(r->members, m) {
+        if (m->last_version >= rec->version)
+            continue;
+        if (!s && !(s = gm_state_msg(rec)))
+            break;
+        gm_send(g, m->conn, s);
+        m->last_version = rec->version;
+        g->stats.states_sent++;
+    }
+    msg_unref(s);
+}
+
+void gm_room_advance(gm *g, gm_room *r, const store_game *rec)
+{
+    if (r->have_rec && rec->version <= r->rec.version)
+        return;
+    store_game prev = r->rec;
+    int had = r->have_rec;
+    r->rec = *rec;
+    r->have_rec = 1;
+
+    /* rematch bookkeeping changes nothing a state shows: no state for it.
+     * A save that changes nothing at all (a resume by a player already
+     * present) still is "one new state", as the contract says. */
+    if (had && gm_rematch_only(&prev, rec))
+        send_rematch_offers(g, r, &prev, rec);
+    else
+        send_states(g, r, rec);
+    /* a rematch was created: each local player takes its seat in the new game */
+    if (had && !prev.rematch_id && rec->rematch_id) {
+        gm_member *m;
+        DL_FOREACH(r->members, m) if (m->role != GM_ROLE_WATCH)
+            gm_start_claim(g, m->conn, rec->rematch_id,
+                           (uint8_t)game_mark_other((game_mark)m->role));
+    }
+}
+
+static void on_reloaded(void *ud, int status, const store_game *rec)
+{
+    room_ctx *rc = ud;
+    if (status == STORE_OK)
+        gm_room_advance(rc->g, rc->room, rec);
+    gm_room_release(rc->g, rc->room);
+    free(rc);
+}
+
+void gm_room_reload(gm *g, gm_room *r)
+{
+    room_ctx *rc = room_ctx_new(g, r);
+    if (rc)
+        store_game_load(g->st, r->id, on_reloaded, rc);
+}
+
+void gm_rooms_store_up(gm *g)
+{
+    gm_room *r, *tmp;
+    HASH_ITER(hh, g->rooms, r, tmp) {
+        if (r->sub == GM_SUB_NONE && (r->members || r->waiting))
+            gm_room_subscribe(g, r);
+        else if (r->sub == GM_SUB_ACTIVE && r->members)
+            gm_room_reload(g, r);
+        for (uint8_t mark = GAME_X; mark <= GAME_O; mark++)
+            if (r->nlocal[mark - 1])
+                gm_start_present(g, r, mark);
+    }
+}
+
+/* Ops in flight on a lost room find the game gone in the store and answer
+ * the same. */
+void gm_rooms_lost(gm *g)
+{
+    gm_room *r, *tmp;
+    HASH_ITER(hh, g->rooms, r, tmp) {
+        r->refs++;   /* held while its members go */
+        r->gone = 1;
+        r->have_rec = 0;
+        while (r->members) {
+            gm_member *m = r->members, *prev = NULL;
+            for (gm_member *p = m->conn->members; p && p != m; p = p->conn_next)
+                prev = p;
+            char text[96];
+            snprintf(text, sizeof text, "game %" PRId64 " is gone: the store lost its data",
+                     r->id);
+            gm_reply_error(g, m->conn, NULL, PROTO_ENO_SUCH_GAME, text);
+            gm_member_remove(g, m, prev);
+        }
+        gm_room_release(g, r);
+    }
+}
+
+void gm_rooms_free(gm *g)
+{
+    gm_room *r, *tmp;
+    HASH_ITER(hh, g->rooms, r, tmp) {
+        gm_member *m, *mt;
+        DL_FOREACH_SAFE(r->members, m, mt) {
+            DL_DELETE(r->members, m);
+            free(m);
+        }
+        HASH_DEL(g->rooms, r);
+        free(r);
+    }
+}

@@ -1,0 +1,99 @@
+/* gm_room.h -- connections, members, rooms, subscriptions and fan-out: who
+ * in this process is in which game, and what each of them has been sent.
+ * Private to the game manager (see gm_core.h). */
+#ifndef GM_ROOM_H
+#define GM_ROOM_H
+
+#include <uthash.h>
+
+#include "gm_core.h"
+#include "msg.h"
+
+enum { GM_SUB_NONE = 0, GM_SUB_PENDING, GM_SUB_ACTIVE };
+/* which of its connection's requests-in-flight counters an op holds */
+enum { GM_COUNT_NONE = 0, GM_COUNT_WATCH, GM_COUNT_WAIT };
+
+struct gm_member {
+    gm_conn *conn;
+    gm_room *room;
+    gm_member *conn_next;        /* conn->members, newest first */
+    gm_member *prev, *next;      /* room->members */
+    uint64_t last_version;       /* newest state this member was sent */
+    uint8_t role;                /* GM_ROLE_X, GM_ROLE_O, GM_ROLE_WATCH */
+};
+
+struct gm_conn {
+    void *ud;                    /* the server layer's session; NULL once closed */
+    gm_member *members;
+    uint32_t refs;               /* 1 while open + 1 per op in flight */
+    uint16_t pend_watch;         /* watch requests in flight (for the watch cap) */
+    uint16_t pend_wait;          /* create / quick in flight (for the waiting cap) */
+};
+
+struct gm_room {
+    int64_t id;
+    gm_member *members;
+    gm_op *waiting;              /* ops parked until the subscription is active */
+    uint32_t refs;               /* members + ops + a pending subscribe or load */
+    uint32_t nlocal[2];          /* local connections holding X / O */
+    uint8_t sub;                 /* GM_SUB_* */
+    uint8_t have_rec;
+    uint8_t gone;                /* the store lost the game: no goodbyes to save */
+    store_game rec;              /* newest record seen */
+    UT_hash_handle hh;
+};
+
+/* ---- sending: nothing goes to a closed connection ---- */
+void gm_send(gm *g, gm_conn *c, msg *m);
+/* wrap a proto_encode_* block (NULL is fine) and send it */
+void gm_send_block(gm *g, gm_conn *c, char *block, const size_t *len);
+/* counts the error, then sends it when c is still open */
+void gm_reply_error(gm *g, gm_conn *c, const proto_id *id, proto_err e, const char *text);
+/* a "state" frame for r, NULL when out of memory */
+msg *gm_state_msg(const store_game *r);
+
+/* ---- connections and members ---- */
+void gm_conn_release(gm_conn *c);
+/* c (may be NULL) holds one request more / less in flight on counter `which`
+ * (GM_COUNT_*), so that the network layer's caps see a burst before its
+ * first reply */
+void gm_conn_count(gm_conn *c, uint8_t which);
+void gm_conn_uncount(gm_conn *c, uint8_t which);
+gm_member *gm_member_find(gm_conn *c, gm_room *r);
+/* c's seat (not a spectator's place) in game_id, NULL when none */
+gm_member *gm_member_seat(gm_conn *c, int64_t game_id);
+/* Take m out of its room and free it; prev is m's predecessor in the
+ * connection's list (NULL for the head). The last local holder of a seat
+ * says goodbye unless the game is over. */
+void gm_member_remove(gm *g, gm_member *m, gm_member *prev);
+/* Enter room as role for c. When c closed meanwhile, a seat it just took is
+ * given back instead and NULL returned. A spectator taking a seat is
+ * promoted. */
+gm_member *gm_member_add(gm *g, gm_conn *c, gm_room *room, uint8_t role);
+/* Send m the newest state of its room, if it has not had it. */
+void gm_member_catch_up(gm *g, gm_member *m);
+
+/* ---- rooms ---- */
+gm_room *gm_room_find(gm *g, int64_t id);
+/* find or make the room; with subscribe, make sure a subscription is on
+ * its way. NULL when out of memory. The caller takes its own ref. */
+gm_room *gm_room_get(gm *g, int64_t id, int subscribe);
+int gm_room_subscribe(gm *g, gm_room *r);
+/* drop a ref; a room with no refs, members or waiting ops goes */
+void gm_room_release(gm *g, gm_room *r);
+/* A newer record for a room: remember it and tell the members, once per
+ * version, in order. Idempotent. */
+void gm_room_advance(gm *g, gm_room *r, const store_game *rec);
+/* re-load the record (saves may have been missed) and advance on it */
+void gm_room_reload(gm *g, gm_room *r);
+/* After a reconnection to the store: subscribe again, catch up, and have
+ * the seats we hold re-asserted. */
+void gm_rooms_store_up(gm *g);
+/* The store lost its data: tell every member its game is gone
+ * (no_such_game) and drop the rooms without the goodbye saves a leaving
+ * seat would make. */
+void gm_rooms_lost(gm *g);
+/* free every room and member without a word to the store (gm_free) */
+void gm_rooms_free(gm *g);
+
+#endif
