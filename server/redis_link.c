@@ -41,6 +41,35 @@ struct rlink {
     char rbuf[RLINK_RBUF];
 };
 
+/* hiredis' reader allocates an array's element table as soon as it reads
+ * "*N": a node sending "*1000000000" would make it calloc 8 GB, and
+ * hiredis 0.14.1 abort()s when an allocation fails (alloc.h's
+ * HIREDIS_OOM_HANDLER). The default reply functions are kept, with a cap on
+ * array sizes: refusing makes the reader fail, and the link with it. */
+static redisReplyObjectFunctions capped_fn;
+static void *(*default_create_array)(const redisReadTask *, int);
+
+static void *create_array_capped(const redisReadTask *t, int elements)
+{
+    if (elements < 0 || elements > RLINK_MAX_ELEMENTS)
+        return NULL;
+    return default_create_array(t, elements);
+}
+
+redisReader *rlink_reader_new(void)
+{
+    redisReader *r = redisReaderCreate();
+    if (!r)
+        return NULL;
+    if (!default_create_array) {      /* the loop thread only: no race */
+        capped_fn = *r->fn;
+        default_create_array = capped_fn.createArray;
+        capped_fn.createArray = create_array_capped;
+    }
+    r->fn = &capped_fn;
+    return r;
+}
+
 static void link_free_maybe(rlink *l)
 {
     if (l->closed == 2 && l->pending_cbs == 0) {
@@ -221,7 +250,7 @@ rlink *rlink_open(uv_loop_t *loop, const char *ip, int port, rlink_push_fn *push
     rlink *l = calloc(1, sizeof(*l));
     if (!l)
         return NULL;
-    l->reader = redisReaderCreate();
+    l->reader = rlink_reader_new();
     if (!l->reader || uv_tcp_init(loop, &l->tcp) != 0)
         goto fail;
     l->tcp.data = l;

@@ -38,6 +38,13 @@ typedef void rlink_down_fn(rlink *l, const char *why, void *ud);
 
 /* Replies larger than this (unparsed bytes buffered) fail the link. */
 #define RLINK_MAX_PENDING (16u * 1024 * 1024)
+/* Arrays longer than this fail the link (see rlink_reader_new). */
+#define RLINK_MAX_ELEMENTS (1 << 20)
+
+struct redisReader;
+/* A hiredis reader whose arrays are capped at RLINK_MAX_ELEMENTS; replies
+ * are freed with freeReplyObject(). NULL on out of memory. */
+struct redisReader *rlink_reader_new(void);
 
 /* ip must be an IPv4 or IPv6 literal. Returns NULL on a bad address, an
  * immediate connect failure or out of memory (nothing to close then). */
