@@ -55,6 +55,7 @@ typedef struct rcl_node {
     long long retry_at;      /* no new connect before this (ms) */
     int fails;               /* consecutive failed connects */
     int seed;
+    unsigned rtt_us;         /* moving average, 1/8 weight per sample */
 } rcl_node;
 
 typedef struct rcl_req {
@@ -70,6 +71,7 @@ typedef struct rcl_req {
     rcl_node *pin;           /* only this node (map requests), no redirects */
     rcl_node *ask;           /* one ASK redirect pending */
     rlink *link;             /* while RQ_SENT: the link holding our callback */
+    uint64_t sent_ns;        /* uv_hrtime() when written */
     int state, retries, redirects, sent;
 } rcl_req;
 
@@ -453,6 +455,7 @@ static int req_send(rcl_req *r)
     r->state = RQ_SENT;
     r->link = l;
     r->sent = 1;
+    r->sent_ns = uv_hrtime();
     return 1;
 }
 
@@ -521,9 +524,14 @@ static void req_reply(rlink *l, redisReply *reply, void *priv)
         }
         return;
     }
+    rcl_node *self = link_node(c, l), *to;
+    if (self) {
+        uint64_t us = (uv_hrtime() - r->sent_ns) / 1000;
+        unsigned sample = us > 60000000 ? 60000000u : (unsigned)us;
+        self->rtt_us = self->rtt_us ? (unsigned)(((uint64_t)self->rtt_us * 7 + sample) / 8) : sample;
+    }
     if (reply->type == REDIS_REPLY_ERROR && !r->pin && reply->str) {
         unsigned slot;
-        rcl_node *self = link_node(c, l), *to;
         if (err_is(reply, "MOVED", 5)) {
             c->st.moved++;
             to = redirect_target(c, reply, 6, self, &slot);
@@ -964,6 +972,22 @@ int rcl_slot_owner(const rcl *c, unsigned slot, char *host, size_t hostsz)
         host[hostsz - 1] = '\0';
     }
     return n->port;
+}
+
+size_t rcl_nodes(const rcl *c, rcl_node_info *out, size_t max)
+{
+    for (size_t i = 0; i < c->nnodes && i < max; i++) {
+        const rcl_node *n = c->nodes[i];
+        rcl_node_info *o = &out[i];
+        memset(o, 0, sizeof *o);
+        strcpy(o->host, n->host);
+        o->port = n->port;
+        o->up = n->link != NULL;
+        o->rtt_us = n->rtt_us;
+        for (unsigned s = 0; s < REDIS_SLOTS; s++)
+            o->slots += c->owner[s] == i + 1;
+    }
+    return c->nnodes;
 }
 
 void rcl_note_moved(rcl *c, unsigned slot, const char *host, int port)

@@ -49,6 +49,8 @@ enum {
 
 typedef struct rcl rcl;
 
+#define RCL_HOST_MAX 64      /* an IP literal or hostname, NUL included */
+
 typedef struct rcl_opts {
     int timeout_ms;        /* per command, from acceptance to reply (default 2000) */
     int retry_max;         /* TRYAGAIN / CLUSTERDOWN / refused re-sends (default 8) */
@@ -106,6 +108,18 @@ void rcl_note_moved(rcl *c, unsigned slot, const char *host, int port);
 /* Ask for a fresh map soon (rate-limited; a no-op while one is in flight). */
 void rcl_refresh(rcl *c);
 const rcl_stats *rcl_get_stats(const rcl *c);
+
+/* One known node, for /metrics: rtt_us is a moving average of command
+ * round trips (0 until one completed), slots the number it owns now. */
+typedef struct rcl_node_info {
+    char host[RCL_HOST_MAX];
+    int port;
+    int up;                  /* a link is open (or opening) */
+    unsigned slots;
+    unsigned rtt_us;
+} rcl_node_info;
+/* Fills up to max entries; returns how many nodes are known. */
+size_t rcl_nodes(const rcl *c, rcl_node_info *out, size_t max);
 uv_loop_t *rcl_loop(const rcl *c);
 
 /* Hooks for redis_sub: called after every map change in addition to map_cb. */
@@ -113,7 +127,6 @@ typedef void rcl_map_hook(rcl *c, void *ud);
 void rcl_set_map_hook(rcl *c, rcl_map_hook *hook, void *ud);
 
 /* ---- the slot-map parser, pure (exposed for the tests and the fuzzer) ----- */
-#define RCL_HOST_MAX 64      /* an IP literal or hostname, NUL included */
 #define RCL_MAX_RANGES 16384
 
 typedef struct rcl_range {

@@ -360,6 +360,15 @@ Test(cluster, keyslot_and_routing, .init = cluster_up, .fini = cluster_down, .ti
     for (int i = 0; i < rc.n; i++)
         used += per_node[i] > 0;
     cr_assert_eq(used, 3, "300 keys should spread over the 3 primaries");
+    rcl_node_info ni[RCLUSTER_MAX + 2];
+    size_t nn = rcl_nodes(c, ni, RCLUSTER_MAX + 2);
+    unsigned total = 0, measured = 0;
+    for (size_t i = 0; i < nn && i < RCLUSTER_MAX + 2; i++) {
+        total += ni[i].slots;
+        measured += ni[i].slots && ni[i].rtt_us > 0;
+    }
+    cr_assert_eq(total, 16384, "every slot has one owner in the map");
+    cr_assert_eq(measured, 3, "each primary has a round-trip figure");
     cr_assert_eq(rcl_get_stats(c)->moved, 0);
     close_all(&loop, c, NULL);
 }
