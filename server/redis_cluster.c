@@ -331,6 +331,8 @@ static void node_down(rlink *l, const char *why, void *ud)
 static rlink *node_link(rcl_node *n)
 {
     rcl *c = n->c;
+    if (n->link && !rlink_alive(n->link))
+        return NULL;                 /* ended, its down callback is on the way */
     if (n->link)
         return n->link;
     if (now_ms(c) < n->retry_at)

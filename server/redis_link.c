@@ -38,6 +38,8 @@ struct rlink {
     int up, dead, writing;
     int pending_cbs;         /* connect + write callbacks libuv still owes us */
     int closed;              /* uv_close done, close callback pending */
+    int notify_late;         /* failed inside rlink_send: tell from on_close */
+    const char *why;
     char rbuf[RLINK_RBUF];
 };
 
@@ -80,22 +82,29 @@ static void link_free_maybe(rlink *l)
     }
 }
 
+static void link_notify(rlink *l, const char *why, int tell);
+
 static void on_close(uv_handle_t *h)
 {
     rlink *l = h->data;
+    if (l->notify_late) {
+        l->notify_late = 0;
+        link_notify(l, l->why, 1);
+    }
     l->closed = 2;
     link_free_maybe(l);
 }
 
-/* End the link: stop the socket, tell every waiting callback, then the owner
- * (unless the owner asked for it). */
-static void link_end(rlink *l, const char *why, int tell)
+static void link_kill(rlink *l)
 {
-    if (l->dead)
-        return;
     l->dead = 1;
     l->closed = 1;
     uv_close((uv_handle_t *)&l->tcp, on_close);
+}
+
+/* Tell every waiting callback, then the owner (unless it asked for the end). */
+static void link_notify(rlink *l, const char *why, int tell)
+{
     rl_wait *w;
     while ((w = l->head) != NULL) {
         l->head = w->next;
@@ -110,9 +119,19 @@ static void link_end(rlink *l, const char *why, int tell)
         l->down(l, why, l->ud);
 }
 
+static void link_end(rlink *l, const char *why, int tell)
+{
+    if (l->dead)
+        return;
+    link_kill(l);
+    link_notify(l, why, tell);
+}
+
 static void on_write(uv_write_t *req, int status);
 
-static void flush(rlink *l)
+/* in_send: called from rlink_send, whose caller must not see callbacks run
+ * inside it, so a failure is told from the close callback instead. */
+static void flush(rlink *l, int in_send)
 {
     if (l->dead || !l->up || l->writing || l->outlen == 0)
         return;
@@ -124,7 +143,13 @@ static void flush(rlink *l)
     if (uv_write(&l->wreq, (uv_stream_t *)&l->tcp, &b, 1, on_write) != 0) {
         free(l->wbuf);
         l->wbuf = NULL;
-        link_end(l, "write failed", 1);
+        if (in_send && !l->dead) {
+            link_kill(l);
+            l->notify_late = 1;
+            l->why = "write failed";
+        } else {
+            link_end(l, "write failed", 1);
+        }
         return;
     }
     l->writing = 1;
@@ -146,7 +171,7 @@ static void on_write(uv_write_t *req, int status)
         link_end(l, uv_strerror(status), 1);
         return;
     }
-    flush(l);
+    flush(l, 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
@@ -232,7 +257,7 @@ static void on_connect(uv_connect_t *req, int status)
         link_end(l, "read failed", 1);
         return;
     }
-    flush(l);
+    flush(l, 0);
 }
 
 rlink *rlink_open(uv_loop_t *loop, const char *ip, int port, rlink_push_fn *push,
@@ -304,12 +329,17 @@ int rlink_send(rlink *l, const char *cmd, size_t len, rlink_reply_fn *fn, void *
         l->head = w;
     l->tail = w;
     l->npending++;
-    flush(l);
+    flush(l, 1);
     return 0;
 }
 
 void rlink_close(rlink *l)
 {
+    if (l->notify_late) {            /* failed in rlink_send: tell waiters now, not the owner */
+        l->notify_late = 0;
+        link_notify(l, "closed", 0);
+        return;
+    }
     link_end(l, "closed", 0);
 }
 

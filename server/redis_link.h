@@ -53,7 +53,7 @@ rlink *rlink_open(uv_loop_t *loop, const char *ip, int port, rlink_push_fn *push
 
 /* Queue one RESP-formatted command (copied). fn may be NULL: the reply is
  * then read and dropped. Returns 0, or -1 when the link has ended or memory
- * ran out (fn is then never called). */
+ * ran out (fn is then never called). Never calls any callback itself. */
 int rlink_send(rlink *l, const char *cmd, size_t len, rlink_reply_fn *fn, void *priv);
 
 /* Ends the link: waiting callbacks get NULL before this returns. Idempotent

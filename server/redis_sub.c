@@ -274,8 +274,12 @@ static void on_confirm(rsub *s, const sop *op, snode *n)
 static void op_reply(rlink *l, redisReply *r, void *priv)
 {
     sop *op = priv;
+    if (!r) {
+        free(op);
+        return;
+    }
     rsub *s = op->s;
-    if (!r || s->closing || op->kind == OP_UNSUB) {
+    if (s->closing || op->kind == OP_UNSUB) {
         free(op);
         return;
     }
@@ -372,6 +376,8 @@ static int send_op(rsub *s, snode *n, int kind, const chan *e, unsigned gen)
 
 static rlink *snode_link(rsub *s, snode *n)
 {
+    if (n->link && !rlink_alive(n->link))
+        return NULL;                 /* ended, its down callback is on the way */
     if (n->link)
         return n->link;
     if (now_ms(s) < n->retry_at)
