@@ -103,6 +103,7 @@ struct rcl {
     void *map_ud;
     rcl_map_hook *hook;
     void *hook_ud;
+    char *user, *password;
     rcl_stats st;
 };
 
@@ -327,6 +328,37 @@ static void node_down(rlink *l, const char *why, void *ud)
     rcl_refresh(c);
 }
 
+/* AUTH refused: the node is unusable with our credentials. Fail the link,
+ * so the owner sees it down and the commands behind AUTH complete. */
+static void auth_reply(rlink *l, redisReply *r, void *priv)
+{
+    rcl *c = priv;
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        c->st.auth_fail++;
+        rlink_fail(l, "AUTH refused");
+    }
+}
+
+rlink *rcl_link_open(rcl *c, const char *host, int port, rlink_push_fn *push,
+                     rlink_down_fn *down, void *ud)
+{
+    rlink *l = rlink_open(c->loop, host, port, push, down, ud);
+    if (!l || !c->password)
+        return l;
+    const char *argv[3] = {"AUTH", c->user ? c->user : c->password, c->password};
+    size_t len[3] = {4, strlen(argv[1]), strlen(argv[2])};
+    char *cmd = NULL;
+    int n = redisFormatCommandArgv(&cmd, c->user ? 3 : 2, argv, len);
+    if (n < 0 || !cmd || rlink_send(l, cmd, (size_t)n, auth_reply, c) != 0) {
+        if (cmd)
+            redisFreeCommand(cmd);
+        rlink_close(l);              /* no command on it yet: nobody to tell */
+        return NULL;
+    }
+    redisFreeCommand(cmd);
+    return l;
+}
+
 /* The node's link, connecting if allowed; NULL while in connect backoff. */
 static rlink *node_link(rcl_node *n)
 {
@@ -337,7 +369,7 @@ static rlink *node_link(rcl_node *n)
         return n->link;
     if (now_ms(c) < n->retry_at)
         return NULL;
-    n->link = rlink_open(c->loop, n->host, n->port, NULL, node_down, n);
+    n->link = rcl_link_open(c, n->host, n->port, NULL, node_down, n);
     if (!n->link) {
         n->fails++;
         n->retry_at = now_ms(c) + RCL_CONNECT_BACKOFF_MAX_MS;
@@ -559,7 +591,15 @@ static void req_reply(rlink *l, redisReply *reply, void *priv)
             req_retry(r, 0);
             return;
         }
-        int tryagain = err_is(reply, "TRYAGAIN", 8);
+        if (err_is(reply, "NOAUTH", 6) || err_is(reply, "WRONGPASS", 9)) {
+            r->sent = 0;                 /* refused before running */
+            req_complete(r, RCL_EUNAVAIL, NULL);
+            return;
+        }
+        /* not run: TRYAGAIN (keys split by a migration), CLUSTERDOWN, a
+         * node still LOADING its data, a replica whose MASTERDOWN */
+        int tryagain = err_is(reply, "TRYAGAIN", 8) || err_is(reply, "LOADING", 7) ||
+                       err_is(reply, "MASTERDOWN", 10);
         if (tryagain || err_is(reply, "CLUSTERDOWN", 11)) {
             if (tryagain)
                 c->st.tryagain++;
@@ -808,17 +848,24 @@ static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
     rcl_resolve *rv = g->data;
     rcl *c = rv->c;
     c->resolving--;
-    if (status == 0 && res && !c->closing) {
+    /* every address is a seed ("localhost" may give ::1 and 127.0.0.1, and
+     * the server may listen on one only); a few are plenty */
+    int added = 0;
+    for (struct addrinfo *a = status == 0 ? res : NULL; a && added < 4 && !c->closing;
+         a = a->ai_next) {
         char ip[RCL_HOST_MAX] = "";
-        if (res->ai_family == AF_INET)
-            uv_ip4_name((struct sockaddr_in *)res->ai_addr, ip, sizeof ip);
-        else if (res->ai_family == AF_INET6)
-            uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, ip, sizeof ip);
+        if (a->ai_family == AF_INET)
+            uv_ip4_name((struct sockaddr_in *)a->ai_addr, ip, sizeof ip);
+        else if (a->ai_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)a->ai_addr, ip, sizeof ip);
         rcl_node *n = ip[0] ? node_get(c, ip, rv->port) : NULL;
-        if (n)
+        if (n) {
             n->seed = 1;
-        rcl_refresh(c);
+            added++;
+        }
     }
+    if (added)
+        rcl_refresh(c);
     uv_freeaddrinfo(res);
     free(rv);
     if (c->closing)
@@ -900,7 +947,14 @@ int rcl_open(rcl **out, uv_loop_t *loop, const char *seeds, const rcl_opts *opts
     c->map_ud = ud;
     uv_timer_init(loop, &c->tick);
     c->tick.data = c;
-    int rc = seeds_add(c, seeds);
+    int rc = 0;
+    if (c->o.password && !(c->password = strdup(c->o.password)))
+        rc = RCL_ENOMEM;
+    if (rc == 0 && c->o.user && !(c->user = strdup(c->o.user)))
+        rc = RCL_ENOMEM;
+    c->o.user = c->o.password = NULL;    /* the copies above are what counts */
+    if (rc == 0)
+        rc = seeds_add(c, seeds);
     if (rc != 0) {
         /* resolutions already started still call back: close as usual */
         rcl_close(c, NULL, NULL);
@@ -955,6 +1009,16 @@ int rcl_command_slot(rcl *c, unsigned slot, int argc, const char **argv, const s
 }
 
 int rcl_mode(const rcl *c) { return c->mode; }
+
+int rcl_covered(const rcl *c)
+{
+    if (c->mode == RCL_MODE_UNKNOWN)
+        return 0;
+    for (unsigned s = 0; s < REDIS_SLOTS; s++)
+        if (!c->owner[s])
+            return 0;
+    return 1;
+}
 const rcl_stats *rcl_get_stats(const rcl *c) { return &c->st; }
 uv_loop_t *rcl_loop(const rcl *c) { return c->loop; }
 
@@ -1011,6 +1075,8 @@ static void free_if_done(rcl *c)
     for (size_t i = 0; i < c->nnodes; i++)
         free(c->nodes[i]);
     free(c->nodes);
+    free(c->user);
+    free(c->password);
     rcl_closed_cb *done = c->done;
     void *ud = c->done_ud;
     free(c);

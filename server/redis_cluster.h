@@ -57,6 +57,8 @@ typedef struct rcl_opts {
     int redirect_max;      /* MOVED + ASK redirects per command (default 5) */
     int backoff_min_ms;    /* first retry delay, doubled per retry (default 20) */
     int backoff_max_ms;    /* cap (default 500) */
+    const char *user;      /* AUTH [user] password on every new connection when */
+    const char *password;  /* password is set (both copied); NULL: no AUTH */
 } rcl_opts;
 
 /* status RCL_OK: `reply` is the node's reply, valid only during the call
@@ -73,7 +75,8 @@ typedef void rcl_closed_cb(void *ud);
 
 /* Counters, for /metrics. */
 typedef struct rcl_stats {
-    uint64_t moved, ask, tryagain, clusterdown, refreshes, refresh_fail, timeouts, conn_drops;
+    uint64_t moved, ask, tryagain, clusterdown, refreshes, refresh_fail, timeouts, conn_drops,
+        auth_fail;
 } rcl_stats;
 
 /* Opens a client on `loop` from one or several seeds "host:port[,host:port]"
@@ -99,6 +102,8 @@ int rcl_command_slot(rcl *c, unsigned slot, int argc, const char **argv, const s
                      rcl_reply_cb *cb, void *privdata);
 
 int rcl_mode(const rcl *c);
+/* 1 when a map is known and every slot has an owner (for health checks). */
+int rcl_covered(const rcl *c);
 /* The owner of `slot` in the current map: writes "ip" into host (size
  * hostsz) and returns its port, or returns 0 when the slot has no owner. */
 int rcl_slot_owner(const rcl *c, unsigned slot, char *host, size_t hostsz);
@@ -121,6 +126,13 @@ typedef struct rcl_node_info {
 /* Fills up to max entries; returns how many nodes are known. */
 size_t rcl_nodes(const rcl *c, rcl_node_info *out, size_t max);
 uv_loop_t *rcl_loop(const rcl *c);
+
+/* For redis_sub: a connection to host:port that sends the client's AUTH
+ * first (see redis_link.h for the callbacks). NULL as rlink_open. */
+struct rlink;
+struct rlink *rcl_link_open(rcl *c, const char *host, int port,
+                            int (*push)(struct rlink *, struct redisReply *, void *),
+                            void (*down)(struct rlink *, const char *, void *), void *ud);
 
 /* Hooks for redis_sub: called after every map change in addition to map_cb. */
 typedef void rcl_map_hook(rcl *c, void *ud);

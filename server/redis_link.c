@@ -343,6 +343,13 @@ void rlink_close(rlink *l)
     link_end(l, "closed", 0);
 }
 
+void rlink_fail(rlink *l, const char *why)
+{
+    if (l->notify_late)
+        return;                      /* already failed; told from on_close */
+    link_end(l, why, 1);
+}
+
 int rlink_was_up(const rlink *l) { return l->up; }
 int rlink_alive(const rlink *l) { return !l->dead; }
 size_t rlink_pending(const rlink *l) { return l->npending; }

@@ -59,6 +59,9 @@ int rlink_send(rlink *l, const char *cmd, size_t len, rlink_reply_fn *fn, void *
 /* Ends the link: waiting callbacks get NULL before this returns. Idempotent
  * while the pointer is valid. */
 void rlink_close(rlink *l);
+/* Ends the link as a failure: like rlink_close, then the down callback
+ * (e.g. from a reply callback that found the node unusable). */
+void rlink_fail(rlink *l, const char *why);
 
 int rlink_was_up(const rlink *l);    /* the TCP connect completed */
 int rlink_alive(const rlink *l);     /* not ended */

@@ -382,7 +382,7 @@ static rlink *snode_link(rsub *s, snode *n)
         return n->link;
     if (now_ms(s) < n->retry_at)
         return NULL;
-    n->link = rlink_open(rcl_loop(s->c), n->host, n->port, on_push, snode_down, n);
+    n->link = rcl_link_open(s->c, n->host, n->port, on_push, snode_down, n);
     if (!n->link) {
         n->fails++;
         n->retry_at = now_ms(s) + RSUB_BACKOFF_MAX_MS;

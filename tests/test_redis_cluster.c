@@ -835,3 +835,49 @@ Test(hostile, refused_seed, .timeout = 30,
     uv_run(&loop, UV_RUN_DEFAULT);
     cr_assert_eq(uv_loop_close(&loop), 0);
 }
+
+/* ---- AUTH on every connection ------------------------------------------------------------- */
+
+Test(single, auth, .timeout = 60,
+     .description = "with requirepass: the right password serves commands and subscriptions; "
+                    "none or a wrong one ends unavailable, never sent")
+{
+    proc_redis pr;
+    cr_assert_eq(proc_redis_start(&pr, 0), 0);
+    redisContext *adm = redisConnect("127.0.0.1", pr.port);
+    cr_assert(adm && !adm->err);
+    redisReply *ar = redisCommand(adm, "CONFIG SET requirepass s3cret");
+    cr_assert(ar && ar->type == REDIS_REPLY_STATUS);
+    freeReplyObject(ar);
+    redisFree(adm);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    char seed[64];
+    snprintf(seed, sizeof seed, "127.0.0.1:%d", pr.port);
+    rcl_opts o = {.timeout_ms = 600, .password = "s3cret"};
+    rcl *c;
+    cr_assert_eq(rcl_open(&c, &loop, seed, &o, NULL, NULL), 0);
+    res r;
+    cr_assert_eq(CMD(&loop, c, &r, "SET", "k", "v"), RCL_OK);
+    cr_assert_str_eq(r.str, "OK");
+    subrec sr = {0};
+    rsub *s = rsub_open(c, on_msg, on_ev, &sr);
+    cr_assert_eq(rsub_subscribe(s, "chan", 4), 0);
+    cr_assert(run_until(&loop, sub_on, &sr, 10000), "subscriber connection did not AUTH");
+    publish_and_see(&loop, c, &sr, "chan", "p");
+    close_all(&loop, c, s);
+
+    const char *pw[2] = {NULL, "wrong"};
+    for (int i = 0; i < 2; i++) {
+        uv_loop_init(&loop);
+        rcl_opts bad = {.timeout_ms = 600, .password = pw[i]};
+        cr_assert_eq(rcl_open(&c, &loop, seed, &bad, NULL, NULL), 0);
+        cr_assert_eq(CMD(&loop, c, &r, "GET", "k"), RCL_EUNAVAIL);
+        cr_assert_eq(r.sent, 0);
+        if (pw[i])
+            cr_assert_geq(rcl_get_stats(c)->auth_fail, 1);
+        close_all(&loop, c, NULL);
+    }
+    proc_redis_stop(&pr, 0);
+}
