@@ -664,7 +664,7 @@ Test(encode, error_every_code, .description = "every error code round-trips, wit
         cr_assert_not_null(block, "code %d", c);
         cr_assert_eq(parse_server_n(block, len, &m), PROTO_OK, "%s", block);
         cr_assert_eq(m.type, PROTO_S_ERROR);
-        cr_assert_eq(m.code, c);
+        cr_assert_eq((int)m.code, c);
         cr_assert_eq(m.id.kind, PROTO_ID_STRING);
         cr_assert_str_eq(m.id.str, "e1");
         cr_assert(strstr(block, proto_err_name((proto_err)c)) != NULL);

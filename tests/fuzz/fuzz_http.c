@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "gm.h"
+#include "gm_uv.h"
 #include "log.h"
 #include "srv.h"
 #include "store.h"
@@ -125,7 +126,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     uv_loop_init(&F.loop);
     gm_options gopt = {.abandon_ms = 60000, .wait_ms = 600000, .seed = 1};
     gm_io io = {.ud = NULL, .send = srv_send};
-    F.g = gm_new(&F.loop, &gopt, &io);
+    gm_clock clk = gm_uv_clock(&F.loop);
+    F.g = gm_new(&clk, &gopt, &io);
     store_events ev = gm_store_events(F.g);
     store_options sopt = {.redis_url = NULL, .instance_name = "fuzz",
                           .finished_ttl_ms = 3600 * 1000};

@@ -223,6 +223,10 @@ static int server_start(nf *n)
     argv[k++] = n->o.web;
     argv[k++] = "--rate-limit";
     argv[k++] = rate;
+    /* every fuzz client is 127.0.0.1: the per-address bucket follows the
+     * per-connection one, or the checks between phases would be refused */
+    argv[k++] = "--ip-rate-limit";
+    argv[k++] = rate;
     argv[k++] = "--log-level";
     argv[k++] = "warn";
     argv[k++] = "--instance";
@@ -1344,8 +1348,8 @@ static void usage(FILE *f)
         "  --phases LIST      which phases, comma separated (default frames,http,flows)\n"
         "  --time-limit SEC   stop the phases after this long; the checks still run\n"
         "  --redis            keep games in a redis-server of its own (default: memory)\n"
-        "  --rate-limit N     the server's --rate-limit (default 0: off, so every frame\n"
-        "                     reaches the game logic)\n"
+        "  --rate-limit N     the server's --rate-limit and --ip-rate-limit (default 0:\n"
+        "                     off, so every frame reaches the game logic)\n"
         "  --keep             keep the temporary directory (the server log is in it)\n"
         "  --self-test        check that the judge flags known bad server messages, and exit\n"
         "  --help             this text\n",
