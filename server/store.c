@@ -1,8 +1,9 @@
 /* store.c -- picks a store backend and dispatches to it (see store.h), the
- * way ae.c includes one of ae_epoll.c / ae_select.c. The backends share no
- * code with each other; the manager shares none with either. */
+ * way ae.c includes one of ae_epoll.c / ae_select.c, and keeps the one piece
+ * both backends need alike: the ring of answers owed while out of memory. */
 #include "store.h"
 
+#include <string.h>
 
 const char *store_err_name(int err)
 {
@@ -79,3 +80,48 @@ void store_subscribe(store *s, int64_t id, store_done_cb *cb, void *ud)
 }
 
 void store_unsubscribe(store *s, int64_t id) { s->be->unsubscribe(s, id); }
+
+/* ---- answers owed (store.h) ---- */
+
+int store_owed_push(store_owed *o, int kind, store_cb cb, void *ud)
+{
+    if (o->n == STORE_OWED_MAX)
+        return -1;
+    o->v[o->n].kind = (uint8_t)kind;
+    o->v[o->n].cb = cb;
+    o->v[o->n].ud = ud;
+    o->n++;
+    return 0;
+}
+
+void store_owed_flush(store_owed *o, int status)
+{
+    /* a copy, so that a callback that calls the store again (and fails
+     * again) queues for the next turn instead of into this loop */
+    unsigned n = o->n;
+    store_owed now;
+    memcpy(now.v, o->v, n * sizeof(o->v[0]));
+    o->n = 0;
+    for (unsigned i = 0; i < n; i++) {
+        store_cb cb = now.v[i].cb;
+        void *ud = now.v[i].ud;
+        switch (now.v[i].kind) {
+        case STORE_CB_GAME:
+            if (cb.game)
+                cb.game(ud, status, NULL);
+            break;
+        case STORE_CB_LIST:
+            if (cb.list)
+                cb.list(ud, status, NULL, 0);
+            break;
+        case STORE_CB_IDS:
+            if (cb.ids)
+                cb.ids(ud, status, NULL, 0);
+            break;
+        default:
+            if (cb.done)
+                cb.done(ud, status);
+            break;
+        }
+    }
+}

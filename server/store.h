@@ -228,4 +228,37 @@ struct store {
 extern const store_backend store_memory_backend;
 extern const store_backend store_redis_backend;
 
+/* ---- for backends: answers owed when an op could not even be allocated ----
+ * A caller is owed exactly one answer, later, even when there is no memory
+ * for the op that would carry it. Both backends keep one of these rings in
+ * their own struct, so pushing allocates nothing; they flush it from their
+ * next loop turn. STORE_OWED_MAX answers owed within one turn with no memory
+ * at all is where a backend stops (abort) rather than leave an operation that
+ * never ends. */
+typedef union store_cb {
+    store_game_cb *game;
+    store_list_cb *list;
+    store_ids_cb *ids;
+    store_done_cb *done;
+} store_cb;
+
+enum { STORE_CB_GAME, STORE_CB_LIST, STORE_CB_IDS, STORE_CB_DONE };
+
+#define STORE_OWED_MAX 256
+
+typedef struct store_owed {
+    struct {
+        uint8_t kind;            /* STORE_CB_* */
+        store_cb cb;
+        void *ud;
+    } v[STORE_OWED_MAX];
+    unsigned n;
+} store_owed;
+
+/* Queue an answer; -1 when the ring is full (nothing queued). */
+int store_owed_push(store_owed *o, int kind, store_cb cb, void *ud);
+/* Answer everything queued with status (STORE_ENOMEM, or STORE_ECLOSED once
+ * closing). Answers queued by those callbacks wait for the next flush. */
+void store_owed_flush(store_owed *o, int status);
+
 #endif

@@ -24,7 +24,6 @@ static int mem_hash_oom;
 
 #define FIRST_GAME_ID 100
 #define SWEEP_MS 10000   /* expiry sweep period: memory is returned within 10 s of a TTL */
-#define FAIL_RING 256    /* answers owed while out of memory, see fail_push */
 
 typedef struct mem_game {
     int64_t id;
@@ -53,19 +52,7 @@ typedef struct heap {
 
 enum { OP_GAME, OP_LIST, OP_IDS, OP_DONE, OP_PUBLISH };
 
-typedef union mem_cb {
-    store_game_cb *game;
-    store_list_cb *list;
-    store_ids_cb *ids;
-    store_done_cb *done;
-} mem_cb;
-
-/* an answer owed to a caller whose op could not even be allocated */
-typedef struct fail_rec {
-    int kind;
-    mem_cb cb;
-    void *ud;
-} fail_rec;
+typedef store_cb mem_cb;
 
 typedef struct mem_op {
     struct mem_op *next;
@@ -89,8 +76,7 @@ typedef struct mem_store {
     mem_sub *subs;
     heap deadlines, expiries;
     mem_op *q_head, *q_tail;
-    fail_rec fails[FAIL_RING];   /* answered ENOMEM at the next idle turn */
-    unsigned nfails;
+    store_owed owed;             /* answered ENOMEM at the next idle turn */
     uv_idle_t idle;
     uv_timer_t sweep;
     int closing, handles_closing, handles_open;
@@ -183,42 +169,15 @@ static mem_op *op_new(mem_store *m, int kind, void *ud)
 }
 
 /* The op itself could not be allocated: the caller is still owed its one
- * answer, later, like every answer. The ring lives in the store, so this
- * allocates nothing; FAIL_RING answers owed in one loop turn with no memory
- * at all is where we stop rather than leave an operation that never ends. */
+ * answer, later, like every answer (store.h, store_owed). */
 static void fail_push(mem_store *m, int kind, mem_cb cb, void *ud)
 {
-    if (m->nfails == FAIL_RING)
+    static const int cb_kind[] = {[OP_GAME] = STORE_CB_GAME, [OP_LIST] = STORE_CB_LIST,
+                                  [OP_IDS] = STORE_CB_IDS, [OP_DONE] = STORE_CB_DONE};
+    if (store_owed_push(&m->owed, cb_kind[kind], cb, ud) != 0)
         abort();
-    m->fails[m->nfails++] = (fail_rec){kind, cb, ud};
     if (!m->handles_closing)
         uv_idle_start(&m->idle, on_idle);
-}
-
-static void fails_flush(mem_store *m)
-{
-    unsigned n = m->nfails;
-    fail_rec f[FAIL_RING];
-    memcpy(f, m->fails, n * sizeof(f[0]));
-    m->nfails = 0;
-    for (unsigned i = 0; i < n; i++) {
-        int st = m->closing ? STORE_ECLOSED : STORE_ENOMEM;
-        switch (f[i].kind) {
-        case OP_GAME:
-            f[i].cb.game(f[i].ud, st, NULL);
-            break;
-        case OP_LIST:
-            f[i].cb.list(f[i].ud, st, NULL, 0);
-            break;
-        case OP_IDS:
-            f[i].cb.ids(f[i].ud, st, NULL, 0);
-            break;
-        default:
-            if (f[i].cb.done)
-                f[i].cb.done(f[i].ud, st);
-            break;
-        }
-    }
 }
 
 static void run_op(mem_store *m, mem_op *op)
@@ -273,9 +232,9 @@ static void on_handle_closed(uv_handle_t *h);
 static void on_idle(uv_idle_t *h)
 {
     mem_store *m = h->data;
-    fails_flush(m);
+    store_owed_flush(&m->owed, m->closing ? STORE_ECLOSED : STORE_ENOMEM);
     flush(m);
-    if (m->q_head || m->nfails)
+    if (m->q_head || m->owed.n)
         return;
     uv_idle_stop(&m->idle);
     if (m->closing && !m->handles_closing) {

@@ -116,7 +116,6 @@
 #define COUNT_MAX 100000          /* cap on max for open_list / claim_due */
 #define DOUBT_MAX_MS 30000        /* how long a write in doubt waits to be resolved */
 #define LOST_GRACE_MS 2500        /* no create for this long after a data loss */
-#define FAIL_RING 256             /* answers owed while out of memory, see fail_push */
 #define PREFIX_MAX 32
 
 #define OP_MAXARGS 16
@@ -386,19 +385,7 @@ enum { OP_CREATE, OP_LOAD, OP_SAVE, OP_QUICK, OP_LIST, OP_CLAIM, OP_RESET, OP_SU
 enum { W_NONE, W_INFLIGHT, W_DQ, W_CONFIRM, W_DOUBT };  /* which list an op is on */
 enum { HS_AUTH, HS_SELECT, HS_SCRIPT, HS_INSTANCE, HS_EPOCH };
 
-typedef union rcb {
-    store_game_cb *game;
-    store_list_cb *list;
-    store_ids_cb *ids;
-    store_done_cb *done;
-} rcb;
-
-/* an answer owed to a caller whose op could not even be allocated */
-typedef struct fail_rec {
-    uint8_t type;
-    rcb cb;
-    void *ud;
-} fail_rec;
+typedef store_cb rcb;
 
 /* One operation. It lives until the caller has been answered (completed) and
  * hiredis has given it back (hiredis == 0): at close the caller is answered
@@ -465,8 +452,7 @@ struct store_redis {
     oplist dq;                   /* answered at the next idle turn */
     oplist confirms;             /* store_subscribe() calls awaiting Redis */
     oplist doubts;               /* writes whose outcome is not known yet */
-    fail_rec fails[FAIL_RING];   /* answered ENOMEM at the next idle turn */
-    unsigned nfails;
+    store_owed owed;             /* answered ENOMEM at the next idle turn */
     uint64_t nonce_salt, nonce_seq;
 
     char epoch[24];              /* the data set we know ('' before the first look) */
@@ -676,50 +662,18 @@ static rop *op_new(store_redis *s, int type, void *ud)
 }
 
 /* The op itself could not be allocated: the caller is owed an ENOMEM all the
- * same, at the next idle turn like every answer. The ring is part of the
- * store, so this allocates nothing. Overflowing it would take FAIL_RING
- * calls failing in one loop turn with no memory at all; we stop there
- * rather than leave an operation that never ends. */
+ * same, at the next idle turn like every answer (store.h, store_owed). */
 static void idle_arm(store_redis *s);
 
 static void fail_push(store_redis *s, int type, rcb cb, void *ud)
 {
-    if (s->nfails == FAIL_RING) {
-        log_error("redis: out of memory with %d answers owed: giving up", FAIL_RING);
+    int kind = type == OP_LIST ? STORE_CB_LIST : type == OP_CLAIM ? STORE_CB_IDS
+             : type == OP_RESET || type == OP_SUB ? STORE_CB_DONE : STORE_CB_GAME;
+    if (store_owed_push(&s->owed, kind, cb, ud) != 0) {
+        log_error("redis: out of memory with %d answers owed: giving up", STORE_OWED_MAX);
         abort();
     }
-    s->fails[s->nfails++] = (fail_rec){(uint8_t)type, cb, ud};
     idle_arm(s);
-}
-
-static void fails_flush(store_redis *s)
-{
-    unsigned n = s->nfails;
-    fail_rec f[FAIL_RING];
-    memcpy(f, s->fails, n * sizeof(f[0]));
-    s->nfails = 0;
-    for (unsigned i = 0; i < n; i++) {
-        int st = s->closing ? STORE_ECLOSED : STORE_ENOMEM;
-        switch (f[i].type) {
-        case OP_LIST:
-            if (f[i].cb.list)
-                f[i].cb.list(f[i].ud, st, NULL, 0);
-            break;
-        case OP_CLAIM:
-            if (f[i].cb.ids)
-                f[i].cb.ids(f[i].ud, st, NULL, 0);
-            break;
-        case OP_RESET:
-        case OP_SUB:
-            if (f[i].cb.done)
-                f[i].cb.done(f[i].ud, st);
-            break;
-        default:
-            if (f[i].cb.game)
-                f[i].cb.game(f[i].ud, st, NULL);
-            break;
-        }
-    }
 }
 
 static void op_release(rop *op)
@@ -1771,7 +1725,7 @@ static void maybe_finish(store_redis *s)
 {
     if (!s->closing || s->finishing || s->cmd.ac || s->sub.ac || s->cmd.doomed ||
         s->sub.doomed || s->cmd.gai_busy || s->sub.gai_busy || s->dq.head || s->bye_pending ||
-        s->nfails)
+        s->owed.n)
         return;
     s->finishing = 1;
     s->handles_open = 4;
@@ -1797,7 +1751,7 @@ static void idle_cb(uv_idle_t *h)
             freed = 1;
         }
     }
-    fails_flush(s);
+    store_owed_flush(&s->owed, s->closing ? STORE_ECLOSED : STORE_ENOMEM);
     /* answer what was queued before this turn; answers queued by the callbacks
      * themselves wait for the next turn */
     rop *op = s->dq.head;
@@ -1814,7 +1768,7 @@ static void idle_cb(uv_idle_t *h)
      * pass: finish on the next turn, so done() comes after that handle too */
     if (s->closing && !freed)
         maybe_finish(s);
-    if (!s->finishing && !freed && !s->dq.head && !s->nfails && !s->cmd.doomed &&
+    if (!s->finishing && !freed && !s->dq.head && !s->owed.n && !s->cmd.doomed &&
         !s->sub.doomed)
         uv_idle_stop(&s->idle);
 }
