@@ -39,6 +39,10 @@ typedef struct gm_io {
     /* Queue m on the connection whose gm_conn_open() ud was conn_ud. Takes
      * its own reference; the caller keeps (and drops) its own. */
     void (*send)(void *ud, void *conn_ud, msg *m);
+    /* Close that connection with an internal-error code (NULL: not
+     * available). Used when a request's outcome cannot be known: the
+     * client reconnects, resumes, and reads the truth in its next state. */
+    void (*close)(void *ud, void *conn_ud);
 } gm_io;
 
 /* The loop's timers and the wall clock, from main. */

@@ -74,14 +74,17 @@ void gm_op_finish(gm_op *op)
 }
 
 /* Any answer could be a lie ("unavailable" when the write ran, success when
- * it did not), so the request gets none: the client's own timeout, or the
- * room's next state, tells it more than a guess would. */
+ * it did not), so the request gets none. Its connection is closed instead
+ * (1011): a client left waiting might wait forever, while one that
+ * reconnects resumes its seat and reads the truth in the state it gets. */
 int gm_op_unknown(gm_op *op, int status)
 {
     if (status != STORE_EUNKNOWN)
         return 0;
     log_error("game %" PRId64 ": %s: the store cannot tell whether it was applied; "
-              "left unanswered", op->game_id, op->kind->name);
+              "closing the client's connection instead of answering",
+              op->game_id, op->kind->name);
+    gm_close_conn(op->gm, op->conn);
     gm_op_finish(op);
     return 1;
 }

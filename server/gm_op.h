@@ -68,8 +68,8 @@ void gm_op_apply(gm_op *op, const store_game *cur);
 /* answer the request with e (unless the kind's failed hook chains on) and end */
 void gm_op_fail(gm_op *op, proto_err e);
 void gm_op_finish(gm_op *op);
-/* For a store write's reply: 1 (and op ended, unanswered) when status is
- * STORE_EUNKNOWN, the write in doubt; else 0. */
+/* For a store write's reply: 1 when status is STORE_EUNKNOWN, the write in
+ * doubt: the op is ended unanswered and its connection closed (1011); else 0. */
 int gm_op_unknown(gm_op *op, int status);
 
 /* The room's subscription is settled: with PROTO_OK start the ops parked

@@ -25,6 +25,12 @@ void gm_send(gm *g, gm_conn *c, msg *m)
         g->io.send(g->io.ud, c->ud, m);
 }
 
+void gm_close_conn(gm *g, gm_conn *c)
+{
+    if (c && c->ud && g->io.close)
+        g->io.close(g->io.ud, c->ud);
+}
+
 void gm_send_block(gm *g, gm_conn *c, char *block, const size_t *len)
 {
     msg *m = msg_wrap(block, len);

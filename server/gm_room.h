@@ -47,6 +47,8 @@ struct gm_room {
 void gm_send(gm *g, gm_conn *c, msg *m);
 /* wrap a proto_encode_* block (NULL is fine) and send it */
 void gm_send_block(gm *g, gm_conn *c, char *block, const size_t *len);
+/* Ask the server layer to close c (gm_io.close), when it can. */
+void gm_close_conn(gm *g, gm_conn *c);
 /* counts the error, then sends it when c is still open */
 void gm_reply_error(gm *g, gm_conn *c, const proto_id *id, proto_err e, const char *text);
 /* a "state" frame for r, NULL when out of memory */

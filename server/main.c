@@ -395,7 +395,7 @@ int main(int argc, char **argv)
         return 1;
     }
     /* the send hook needs the srv; gm copied io at creation, so set it there */
-    gm_io io2 = {.ud = a.srv, .send = srv_send};
+    gm_io io2 = {.ud = a.srv, .send = srv_send, .close = srv_close_conn};
     gm_set_io(a.gm, &io2);
 
     char shown[256] = "";

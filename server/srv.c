@@ -176,6 +176,12 @@ static void sess_close_with(ws_sess *ss, uint16_t code)
     lws_callback_on_writable(ss->wsi);
 }
 
+void srv_close_conn(void *srv_ud, void *conn_ud)
+{
+    (void)srv_ud;
+    sess_close_with(conn_ud, CLOSE_INTERNAL);
+}
+
 void srv_send(void *srv_ud, void *conn_ud, msg *m)
 {
     srv *s = srv_ud;

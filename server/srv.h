@@ -60,6 +60,8 @@ srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, store *st,
              char *err, size_t errlen);
 /* The send hook for gm_io. */
 void srv_send(void *srv_ud, void *conn_ud, msg *m);
+/* The close hook for gm_io: close that connection with 1011. */
+void srv_close_conn(void *srv_ud, void *conn_ud);
 /* Refuse new connections, close every client with 1012 ("service restart"),
  * and call done(ud) once they are gone or after timeout_ms. */
 void srv_drain(srv *s, int64_t timeout_ms, void (*done)(void *ud), void *ud);

@@ -142,7 +142,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     F.s = srv_new(&F.loop, &so, F.g, F.st, err, sizeof err);
     if (!F.s)
         fail(err);
-    gm_io io2 = {.ud = F.s, .send = srv_send};
+    gm_io io2 = {.ud = F.s, .send = srv_send, .close = srv_close_conn};
     gm_set_io(F.g, &io2);
     F.ctx = srv_lws_context(F.s);
     lws_set_log_level(0, NULL);   /* its error lines for malformed input are noise here */
