@@ -53,6 +53,7 @@
 #include <uthash.h>
 
 #include "log.h"
+#include "metrics.h"
 
 #define FILES_MAX 256
 #define FILES_BYTES_MAX (8u << 20)
@@ -432,6 +433,28 @@ static int parse_game_id(const char *s, int64_t *id)
     return 0;
 }
 
+#ifndef TTT_VERSION
+#define TTT_VERSION "dev"
+#endif
+
+/* What /metrics shows, read from the live structs in one place so that
+ * metrics.c only renders. */
+static void metrics_take(srv *s, metrics_snapshot *m)
+{
+    store *st = srv_store(s);
+    *m = (metrics_snapshot){
+        .instance = srv_opts(s)->instance,
+        .version = TTT_VERSION,
+        .store_backend = store_backend_name(st),
+        .store_instance = store_instance(st),
+        .store_up = store_is_up(st),
+        .store_lost = store_lost_count(st),
+        .store_latency_ms = store_latency_ms(st),
+        .net = *srv_get_stats(s),
+    };
+    gm_get_stats(srv_gm(s), &m->gm);
+}
+
 static int route(srv *s, http_req *r, const char *path)
 {
     const char *prefix = "/api/games/";
@@ -448,7 +471,9 @@ static int route(srv *s, http_req *r, const char *path)
     }
     if (strcmp(path, "/metrics") == 0) {
         size_t len = 0;
-        char *body = metrics_render(s, &len);
+        metrics_snapshot m;
+        metrics_take(s, &m);
+        char *body = metrics_render(&m, &len);
         if (!body)
             return -1;
         r->own_body = (unsigned char *)body;

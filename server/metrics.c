@@ -1,17 +1,13 @@
 /* metrics.c -- /metrics in the Prometheus text format: connections, games,
- * moves, errors by code, store health and latency. Counters come from the
- * manager and the network layer as they stand; nothing here keeps state. */
-#include "srv.h"
+ * moves, errors by code, store health and latency. Pure: it renders a
+ * metrics_snapshot that the caller filled (http.c, from srv, gm and the
+ * store), so it keeps no state, reads no live struct, and is tested alone
+ * (tests/test_metrics.c). */
+#include "metrics.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-#ifdef TTT_VERSION
-#define TTT_VERSION_STR TTT_VERSION
-#else
-#define TTT_VERSION_STR "dev"
-#endif
 
 typedef struct out {
     char *buf;
@@ -53,20 +49,18 @@ static void metric(out *o, const char *name, const char *type, const char *help,
     put(o, "# HELP ttt_%s %s\n# TYPE ttt_%s %s\nttt_%s %llu\n", name, help, name, type, name, v);
 }
 
-char *metrics_render(srv *s, size_t *len)
+char *metrics_render(const metrics_snapshot *m, size_t *len)
 {
     out o = {malloc(4096), 0, 4096, 0};
     if (!o.buf)
         return NULL;
-    const srv_stats *ss = srv_get_stats(s);
-    store *st = srv_store(s);
-    gm_stats gs;
-    gm_get_stats(srv_gm(s), &gs);
+    const srv_stats *ss = &m->net;
+    const gm_stats gs = m->gm;
 
     put(&o, "# HELP ttt_info This process: its --instance name, version and store.\n"
             "# TYPE ttt_info gauge\n"
             "ttt_info{instance=\"%s\",version=\"%s\",store=\"%s\",store_instance=\"%u\"} 1\n",
-        srv_opts(s)->instance, TTT_VERSION_STR, store_backend_name(st), store_instance(st));
+        m->instance, m->version, m->store_backend, m->store_instance);
     metric(&o, "connections", "gauge", "Open WebSocket connections.", ss->conns_now);
     metric(&o, "connections_total", "counter", "WebSocket connections accepted.", ss->conns_total);
     metric(&o, "connections_refused_total", "counter",
@@ -121,13 +115,13 @@ char *metrics_render(srv *s, size_t *len)
         put(&o, "ttt_errors_total{code=\"%s\"} %llu\n", proto_err_name((proto_err)e),
             (unsigned long long)(gs.errors[e] + ss->errors[e]));
     put(&o, "# HELP ttt_store_up 1 when the store is reachable.\n# TYPE ttt_store_up gauge\n"
-            "ttt_store_up{backend=\"%s\"} %d\n", store_backend_name(st), store_is_up(st));
+            "ttt_store_up{backend=\"%s\"} %d\n", m->store_backend, m->store_up);
     metric(&o, "store_data_lost_total", "counter",
            "Times the store was found to have lost its data (Redis flushed or restarted empty).",
-           store_lost_count(st));
+           (unsigned long long)m->store_lost);
     put(&o, "# HELP ttt_store_latency_ms Recent store round trip (moving average).\n"
             "# TYPE ttt_store_latency_ms gauge\nttt_store_latency_ms %.3f\n",
-        store_latency_ms(st));
+        m->store_latency_ms);
     if (o.failed) {
         free(o.buf);
         return NULL;

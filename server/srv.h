@@ -92,7 +92,5 @@ size_t http_tx_packet_size(void);
 struct lws_context_creation_info;
 void http_context_options(struct lws_context_creation_info *info);
 
-/* metrics.c: the /metrics body, malloc'd; *len set. */
-char *metrics_render(srv *s, size_t *len);
 
 #endif
