@@ -75,6 +75,27 @@ static int fault_conn_open(void)
 /* peers can cause these at will: at most a line a second each (log.h) */
 static log_limit ll_refused, ll_protocol, ll_lws_err, ll_lws_warn;
 
+/* A session's life, one state at a time (the switches below read it):
+ *   HANDSHAKE  filtered, not taken in yet (or taking it in failed): nothing
+ *              is counted or listed, CLOSED has nothing to undo
+ *   OPENING    listed and counted, the welcome queued: frames take the queue
+ *   OPEN       the welcome went out: a frame may be written directly
+ *   DRAINING   a 1012 is owed; replies to requests already accepted still go
+ *              out first (srv_drain)
+ *   CLOSING    another close code is owed; what is queued is dropped
+ *   CLOSED     a close frame went out, or the peer's is echoed: nothing more
+ *   ENDED      lws' CLOSED ran: unlisted, uncounted
+ * close_code says which code DRAINING / CLOSING owe. */
+typedef enum {
+    SESS_HANDSHAKE = 0,   /* what the memset of on_established leaves */
+    SESS_OPENING,
+    SESS_OPEN,
+    SESS_DRAINING,
+    SESS_CLOSING,
+    SESS_CLOSED,
+    SESS_ENDED
+} sess_state;
+
 typedef struct ws_sess {
     struct lws *wsi;
     srv *srv;
@@ -84,12 +105,10 @@ typedef struct ws_sess {
     lim_ip *ip;                    /* set at the handshake filter, counted once listed */
     msg **q;                       /* ring of queued frames, allocated on first use */
     uint16_t qhead, qlen, qcap;
-    uint16_t close_code;           /* a close frame to send once the queue is written */
+    sess_state state;
+    uint16_t close_code;           /* the close frame DRAINING / CLOSING owe */
     ws_msg rx;                     /* a message arriving in pieces */
     uint8_t ping_due, ping_out;
-    uint8_t established;           /* the welcome went out: direct writes allowed */
-    uint8_t listed;                /* on s->sessions and counted: CLOSED undoes it */
-    uint8_t close_done;            /* a close frame went out, or the peer's is echoed */
     lim_bucket bucket;             /* the per-connection rate limit */
     int64_t last_rx_ms;
 } ws_sess;
@@ -171,8 +190,21 @@ static void sess_close_with(ws_sess *ss, uint16_t code)
 {
     if (!ss->wsi)
         return;
-    if (!ss->close_code)
+    switch (ss->state) {
+    case SESS_OPENING:
+    case SESS_OPEN:
+        /* the first close wins: a later one (a ping timeout while draining)
+         * does not change the code owed */
         ss->close_code = code;
+        ss->state = code == CLOSE_RESTART ? SESS_DRAINING : SESS_CLOSING;
+        break;
+    case SESS_HANDSHAKE:
+    case SESS_DRAINING:
+    case SESS_CLOSING:
+    case SESS_CLOSED:
+    case SESS_ENDED:
+        break;
+    }
     lws_callback_on_writable(ss->wsi);
 }
 
@@ -187,9 +219,22 @@ void srv_send(void *srv_ud, void *conn_ud, msg *m)
     srv *s = srv_ud;
     ws_sess *ss = conn_ud;
     /* a restart close waits for the replies to requests already accepted;
-     * any other close drops what is queued */
-    if (ss->close_code && ss->close_code != CLOSE_RESTART)
+     * any other close drops what is queued, and after a close frame nothing
+     * may follow (RFC 6455, 5.5.1) */
+    int direct = 0;
+    switch (ss->state) {
+    case SESS_OPEN:
+        direct = 1;
+        break;
+    case SESS_HANDSHAKE:
+    case SESS_OPENING:
+    case SESS_DRAINING:
+        break;
+    case SESS_CLOSING:
+    case SESS_CLOSED:
+    case SESS_ENDED:
         return;
+    }
     /* Fast path: nothing of ours queued and nothing left over inside lws,
      * so write now. Waiting for WRITEABLE instead costs two epoll_ctl calls
      * per frame (arm POLLOUT, disarm it), which profiling showed to be a
@@ -198,7 +243,7 @@ void srv_send(void *srv_ud, void *conn_ud, msg *m)
      * (lws_partial_buffered) every frame takes the queue, because a second
      * write on top of a leftover reports a short count in 4.1. The welcome
      * (sent from ESTABLISHED) and closes always take the queue. */
-    if (!ss->qlen && !ss->close_code && ss->established && !lws_partial_buffered(ss->wsi)) {
+    if (direct && !ss->qlen && !lws_partial_buffered(ss->wsi)) {
         int n = lws_write(ss->wsi, msg_data(m), m->len, LWS_WRITE_TEXT);
         if (n >= (int)m->len) {
             s->stats.msgs_out++;
@@ -264,7 +309,7 @@ static void write_close(ws_sess *ss)
     buf[LWS_PRE + 1] = (unsigned char)(ss->close_code & 0xff);
     memcpy(buf + LWS_PRE + 2, reason, rl);
     lws_write(ss->wsi, buf + LWS_PRE, 2 + rl, (enum lws_write_protocol)4);
-    ss->close_done = 1;
+    ss->state = SESS_CLOSED;
 }
 
 /* lws 4.1 drops some connections without any close frame: a control frame
@@ -277,8 +322,18 @@ static void write_close(ws_sess *ss)
  * for a peer that is gone the write fails, which costs nothing. */
 static void close_frame_on_drop(ws_sess *ss, struct lws *wsi)
 {
-    if (!ss->listed || ss->close_done || lws_get_close_length(wsi) > 0 ||
-        lws_partial_buffered(wsi))
+    switch (ss->state) {
+    case SESS_OPENING:
+    case SESS_OPEN:
+    case SESS_DRAINING:
+    case SESS_CLOSING:
+        break;
+    case SESS_HANDSHAKE:
+    case SESS_CLOSED:
+    case SESS_ENDED:
+        return;
+    }
+    if (lws_get_close_length(wsi) > 0 || lws_partial_buffered(wsi))
         return;
     int fd = (int)lws_get_socket_fd(wsi);
     char c;
@@ -289,12 +344,18 @@ static void close_frame_on_drop(ws_sess *ss, struct lws *wsi)
     unsigned char f[4] = {0x88, 2, (unsigned char)(code >> 8), (unsigned char)(code & 0xff)};
     ssize_t w = send(fd, f, sizeof f, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)w;
-    ss->close_done = 1;
+    ss->state = SESS_CLOSED;
     if (code == CLOSE_PROTOCOL) {
         ss->srv->stats.protocol_errors++;
         log_limited(&ll_protocol, LOG_INFO, "connection dropped by lws (a frame it refuses): "
                     "sent 1002");
     }
+}
+
+/* DRAINING and CLOSING have a close frame to write once the queue is empty */
+static int sess_owes_close(const ws_sess *ss)
+{
+    return ss->state == SESS_DRAINING || ss->state == SESS_CLOSING;
 }
 
 static int on_writeable(srv *s, ws_sess *ss)
@@ -309,7 +370,7 @@ static int on_writeable(srv *s, ws_sess *ss)
         ss->ping_out = 1;
         if (lws_write(ss->wsi, buf + LWS_PRE, 3, LWS_WRITE_PING) < 0)
             return -1;
-        if (ss->qlen || ss->close_code)
+        if (ss->qlen || sess_owes_close(ss))
             lws_callback_on_writable(ss->wsi);
         return 0;
     }
@@ -322,10 +383,11 @@ static int on_writeable(srv *s, ws_sess *ss)
         s->stats.bytes_out += m->len;
         int short_write = n < (int)m->len;
         msg_unref(m);
-        ss->established = 1;
+        if (ss->state == SESS_OPENING)
+            ss->state = SESS_OPEN;   /* the welcome is out */
         if (short_write)
             return -1;
-        if (ss->qlen || ss->close_code)
+        if (ss->qlen || sess_owes_close(ss))
             lws_callback_on_writable(ss->wsi);
         else if (ss->qcap > 16) {
             /* a burst grew the ring; give the memory back once it drained */
@@ -335,12 +397,21 @@ static int on_writeable(srv *s, ws_sess *ss)
         }
         return 0;
     }
-    if (ss->close_code) {
-        if (ss->close_code == CLOSE_RESTART && ss->gc && gm_conn_busy(ss->gc) &&
-            !s->drain_expired)
+    switch (ss->state) {
+    case SESS_DRAINING:
+        if (ss->gc && gm_conn_busy(ss->gc) && !s->drain_expired)
             return 0;   /* a reply is still coming; the drain tick asks again */
         write_close(ss);
         return -1;
+    case SESS_CLOSING:
+        write_close(ss);
+        return -1;
+    case SESS_HANDSHAKE:
+    case SESS_OPENING:
+    case SESS_OPEN:
+    case SESS_CLOSED:
+    case SESS_ENDED:
+        break;
     }
     return 0;
 }
@@ -417,7 +488,7 @@ static void handle_message(srv *s, ws_sess *ss, const char *buf, size_t len)
     proto_req req;
     s->stats.msgs_in++;
     s->stats.bytes_in += len;
-    if (ss->close_code && ss->close_code != CLOSE_RESTART)
+    if (ss->state == SESS_CLOSING || ss->state == SESS_CLOSED)
         return;   /* closing: nothing more is answered */
     proto_err e = proto_parse(buf, len, &req);
     if (e == PROTO_OK && s->draining) {
@@ -452,7 +523,7 @@ static void handle_message(srv *s, ws_sess *ss, const char *buf, size_t len)
 static int close_now(ws_sess *ss, uint16_t code, const char *reason)
 {
     ws_msg_reset(&ss->rx);
-    ss->close_done = 1;
+    ss->state = SESS_CLOSED;
     lws_close_reason(ss->wsi, (enum lws_close_status)code, (unsigned char *)reason,
                      strlen(reason));
     return -1;
@@ -522,7 +593,7 @@ static int on_peer_close(srv *s, ws_sess *ss, const unsigned char *in, size_t le
         code = CLOSE_BAD_DATA;
     }
     if (!why) {
-        ss->close_done = 1;   /* lws echoes it */
+        ss->state = SESS_CLOSED;   /* lws echoes it */
         return 0;
     }
     if (code == CLOSE_BAD_DATA)
@@ -650,7 +721,7 @@ static int on_established(srv *s, ws_sess *ss, struct lws *wsi)
         ss->wsi = NULL;
         return -1;
     }
-    ss->listed = 1;
+    ss->state = SESS_OPENING;
     DL_APPEND(s->sessions, ss);
     if (ip) {
         ss->ip = ip;
@@ -667,13 +738,22 @@ static int on_established(srv *s, ws_sess *ss, struct lws *wsi)
 
 static void on_closed(srv *s, ws_sess *ss)
 {
-    if (!ss->listed)
+    switch (ss->state) {
+    case SESS_HANDSHAKE:
+    case SESS_ENDED:
         return;   /* refused, or never taken in: nothing was counted */
+    case SESS_OPENING:
+    case SESS_OPEN:
+    case SESS_DRAINING:
+    case SESS_CLOSING:
+    case SESS_CLOSED:
+        break;
+    }
     if (ss->gc)
         gm_conn_close(s->gm, ss->gc);
     ss->gc = NULL;
     ss->wsi = NULL;
-    ss->listed = 0;
+    ss->state = SESS_ENDED;
     queue_clear(ss);
     ws_msg_reset(&ss->rx);
     DL_DELETE(s->sessions, ss);
@@ -754,8 +834,8 @@ static void on_keepalive(uv_timer_t *t)
     DL_FOREACH_SAFE(s->sessions, ss, tmp) {
         int64_t quiet = now - ss->last_rx_ms;
         if (quiet >= s->opt.ping_timeout_ms) {
-            if (ss->close_code)
-                continue;
+            if (ss->state != SESS_OPEN && ss->state != SESS_OPENING)
+                continue;   /* a close is owed or done already */
             s->stats.ping_timeouts++;
             log_debug("closing a connection silent for %lld ms", (long long)quiet);
             /* a close frame if the socket still takes data, and a hard
