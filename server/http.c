@@ -42,21 +42,18 @@
 
 #include "srv.h"
 
-#include <dirent.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <uthash.h>
 
+#include "http_files.h"
 #include "log.h"
 #include "metrics.h"
 
-#define FILES_MAX 256
-#define FILES_BYTES_MAX (8u << 20)
 #define BODY_CHUNK 65536           /* body bytes handed to lws per write */
 
 /* Limits on a request head. lws keeps the whole head in one buffer of
@@ -70,18 +67,12 @@
 #define HTTP_URI_MAX 2048
 #define HTTP_FIELD_MAX 4096
 
-typedef struct http_file {
-    char *path;                 /* "/index.html" */
-    const char *mime;
-    unsigned char *data;
-    size_t len;
-} http_file;
 
 typedef enum { REQ_LOADING, REQ_WRITING, REQ_DRAINING } req_state;
 
 typedef struct http_req {
     struct lws *wsi;            /* NULL once detached: the connection went away */
-    struct http_files *f;       /* the registry it is in, while wsi is set */
+    struct http_site *f;        /* the registry it is in, while wsi is set */
     UT_hash_handle hh;          /* in f->reqs, keyed by wsi */
     req_state state;
     int status;
@@ -98,14 +89,14 @@ typedef struct http_req {
     uint8_t body_done;          /* HTTP_BODY_COMPLETION came once */
 } http_req;
 
-struct http_files {
-    http_file v[FILES_MAX];
-    size_t n, bytes;
+/* what srv holds for HTTP: the web files and the requests in progress */
+struct http_site {
+    http_files *files;
     http_req *reqs;             /* requests in progress, by wsi */
 };
 
-http_files *srv_files(const srv *s);
-static void reqs_end_all(http_files *f);
+http_site *srv_site(const srv *s);
+static void reqs_end_all(http_site *f);
 
 /* Nothing lives in lws' per-session data: see the top of the file. */
 size_t http_session_size(void) { return 0; }
@@ -113,119 +104,34 @@ size_t http_session_size(void) { return 0; }
  * default only 4 KiB): an answer the socket takes whole is done within its
  * LWS_CALLBACK_HTTP, which is what keeps pipelining intact */
 size_t http_tx_packet_size(void) { return BODY_CHUNK; }
-size_t http_files_count(const http_files *f) { return f->n; }
 
-static const char *mime_of(const char *name)
+http_site *http_site_new(const char *web_dir, char *err, size_t errlen)
 {
-    static const struct { const char *ext, *mime; } types[] = {
-        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-        {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-        {".json", "application/json"}, {".svg", "image/svg+xml"}, {".png", "image/png"},
-        {".ico", "image/x-icon"}, {".txt", "text/plain; charset=utf-8"},
-        {".webmanifest", "application/manifest+json"}};
-    const char *dot = strrchr(name, '.');
-    for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
-        if (strcmp(dot, types[i].ext) == 0)
-            return types[i].mime;
-    return "application/octet-stream";
-}
-
-static int load_dir(http_files *f, const char *root, const char *rel, char *err, size_t errlen)
-{
-    char dirpath[1024];
-    snprintf(dirpath, sizeof dirpath, "%s%s", root, rel);
-    DIR *d = opendir(dirpath);
-    if (!d) {
-        snprintf(err, errlen, "cannot read web directory %s: %s", dirpath, strerror(errno));
-        return -1;
-    }
-    struct dirent *e;
-    int rc = 0;
-    while (rc == 0 && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char relpath[1024], full[2048];
-        snprintf(relpath, sizeof relpath, "%s/%s", rel, e->d_name);
-        snprintf(full, sizeof full, "%s%s", root, relpath);
-        struct stat st;
-        if (stat(full, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            rc = load_dir(f, root, relpath, err, errlen);
-            continue;
-        }
-        if (!S_ISREG(st.st_mode))
-            continue;
-        if (f->n == FILES_MAX || f->bytes + (size_t)st.st_size > FILES_BYTES_MAX) {
-            snprintf(err, errlen, "web directory too large (over %d files or %u bytes)",
-                     FILES_MAX, FILES_BYTES_MAX);
-            rc = -1;
-            break;
-        }
-        FILE *fp = fopen(full, "rb");
-        http_file *hf = &f->v[f->n];
-        hf->data = malloc((size_t)st.st_size + 1);
-        hf->path = strdup(relpath);
-        if (!fp || !hf->data || !hf->path ||
-            fread(hf->data, 1, (size_t)st.st_size, fp) != (size_t)st.st_size) {
-            snprintf(err, errlen, "cannot read %s", full);
-            free(hf->data);
-            free(hf->path);
-            if (fp)
-                fclose(fp);
-            rc = -1;
-            break;
-        }
-        fclose(fp);
-        hf->len = (size_t)st.st_size;
-        hf->mime = mime_of(e->d_name);
-        f->bytes += hf->len;
-        f->n++;
-    }
-    closedir(d);
-    return rc;
-}
-
-http_files *http_files_load(const char *dir, char *err, size_t errlen)
-{
-    http_files *f = calloc(1, sizeof(*f));
-    if (!f) {
+    http_site *site = calloc(1, sizeof(*site));
+    if (!site) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (load_dir(f, dir, "", err, errlen) != 0)
-        goto fail;
-    return f;
-fail:
-    http_files_free(f);
-    return NULL;
-}
-
-void http_files_free(http_files *f)
-{
-    if (!f)
-        return;
-    reqs_end_all(f);
-    for (size_t i = 0; i < f->n; i++) {
-        free(f->v[i].path);
-        free(f->v[i].data);
+    site->files = http_files_load(web_dir, err, errlen);
+    if (!site->files) {
+        free(site);
+        return NULL;
     }
-    free(f);
+    return site;
 }
 
-static const http_file *file_find(const http_files *f, const char *path)
+void http_site_free(http_site *site)
 {
-    if (strcmp(path, "/") == 0)
-        path = "/index.html";
-    for (size_t i = 0; i < f->n; i++)
-        if (strcmp(f->v[i].path, path) == 0)
-            return &f->v[i];
-    return NULL;
+    if (!site)
+        return;
+    reqs_end_all(site);
+    http_files_free(site->files);
+    free(site);
 }
 
 /* ---- the request registry ---------------------------------------------------------------- */
 
-static http_req *req_find(http_files *f, struct lws *wsi)
+static http_req *req_find(http_site *f, struct lws *wsi)
 {
     http_req *r = NULL;
     HASH_FIND_PTR(f->reqs, &wsi, r);
@@ -241,7 +147,7 @@ static void req_free(http_req *r)
 
 /* The connection is gone or the request is done. A load still in flight
  * keeps the request and frees it when it completes (on_game_state). */
-static void req_end(http_files *f, http_req *r)
+static void req_end(http_site *f, http_req *r)
 {
     HASH_DEL(f->reqs, r);
     r->f = NULL;
@@ -250,7 +156,7 @@ static void req_end(http_files *f, http_req *r)
         req_free(r);
 }
 
-static void reqs_end_all(http_files *f)
+static void reqs_end_all(http_site *f)
 {
     http_req *r, *tmp;
     HASH_ITER(hh, f->reqs, r, tmp)
@@ -341,7 +247,7 @@ static int req_write(struct lws *wsi, http_req *r, int all)
 
 /* Ends the transaction. Only with nothing buffered in lws: lws 4.1 would
  * otherwise defer the completion and re-dispatch meanwhile (top of file). */
-static int req_complete(http_files *f, struct lws *wsi, http_req *r)
+static int req_complete(http_site *f, struct lws *wsi, http_req *r)
 {
     int close_after = r->close_after;
     req_end(f, r);
@@ -351,7 +257,7 @@ static int req_complete(http_files *f, struct lws *wsi, http_req *r)
 }
 
 /* One step of writing, from LWS_CALLBACK_HTTP or HTTP_WRITEABLE. */
-static int req_pump(http_files *f, struct lws *wsi, http_req *r)
+static int req_pump(http_site *f, struct lws *wsi, http_req *r)
 {
     switch (r->state) {
     case REQ_LOADING:
@@ -490,7 +396,7 @@ static int route(srv *s, http_req *r, const char *path)
         gm_game_state(srv_gm(s), id, on_game_state, r);   /* may answer at once */
         return 0;
     }
-    const http_file *f = file_find(srv_files(s), path);
+    const http_file *f = http_files_find(srv_site(s)->files, path);
     if (f) {
         req_answer(r, 200, f->mime, f->data, f->len);
         return 0;
@@ -524,7 +430,7 @@ static int has_body(struct lws *wsi)
 
 static int on_http(srv *s, struct lws *wsi, const char *in, size_t len)
 {
-    http_files *f = srv_files(s);
+    http_site *f = srv_site(s);
     http_req *r = req_find(f, wsi);
     if (r) {
         /* lws 4.1 re-dispatching the request it is still serving, having
@@ -607,8 +513,8 @@ int http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
     case LWS_CALLBACK_HTTP:
         return on_http(s, wsi, in, len);
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        r = req_find(srv_files(s), wsi);
-        return r ? req_pump(srv_files(s), wsi, r) : 0;
+        r = req_find(srv_site(s), wsi);
+        return r ? req_pump(srv_site(s), wsi, r) : 0;
     case LWS_CALLBACK_HTTP_BODY:
         return 0;   /* read and dropped */
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
@@ -617,13 +523,13 @@ int http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
          * read that follows the body without consuming it; the first is the
          * body's end, a later one (or one with no request left) ends the
          * connection, as has_body() already promised. */
-        r = req_find(srv_files(s), wsi);
+        r = req_find(srv_site(s), wsi);
         if (r && !r->body_done) {
             r->body_done = 1;
             return 0;
         }
         if (r)
-            req_end(srv_files(s), r);
+            req_end(srv_site(s), r);
         return -1;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         /* lws 4.1 answers an Upgrade other than websocket or h2c with 403
@@ -640,9 +546,9 @@ int http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
          * LWS_CALLBACK_HTTP, also at lws_context_destroy (synchronously,
          * while the srv is alive); the DROP_PROTOCOL before it and the
          * DROP/BIND pairs of a rebind carry nothing of ours */
-        r = req_find(srv_files(s), wsi);
+        r = req_find(srv_site(s), wsi);
         if (r)
-            req_end(srv_files(s), r);
+            req_end(srv_site(s), r);
         return 0;
     default:
         return lws_callback_http_dummy(wsi, (enum lws_callback_reasons)reason, user, in, len);

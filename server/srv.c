@@ -119,7 +119,7 @@ struct srv {
     srv_options opt;
     gm *gm;
     store *st;
-    http_files *files;
+    http_site *site;             /* http.c: the web files, requests in progress */
     ws_sess *sessions;
     msg *welcome;
     uv_timer_t keepalive;
@@ -136,8 +136,8 @@ struct srv {
 };
 
 /* http.c reaches the srv through lws_context_user(); these keep the struct private */
-http_files *srv_files(const srv *s);
-http_files *srv_files(const srv *s) { return s->files; }
+http_site *srv_site(const srv *s);
+http_site *srv_site(const srv *s) { return s->site; }
 struct lws_context *srv_lws_context(const srv *s) { return s->ctx; }
 gm *srv_gm(const srv *s) { return s->gm; }
 store *srv_store(const srv *s) { return s->st; }
@@ -927,8 +927,8 @@ srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, store *st, char *er
     s->st = st;
     size_t wlen = 0;
     s->welcome = msg_wrap(proto_encode_welcome(opt->instance, MSG_HEADROOM, &wlen), &wlen);
-    s->files = http_files_load(opt->web_dir, err, errlen);
-    if (!s->welcome || !s->files)
+    s->site = http_site_new(opt->web_dir, err, errlen);
+    if (!s->welcome || !s->site)
         goto fail;
 
     static struct lws_protocols protocols[3];
@@ -1015,7 +1015,7 @@ fail:
         lws_context_destroy(s->failed_ctx);
     }
     msg_unref(s->welcome);
-    http_files_free(s->files);
+    http_site_free(s->site);
     lim_table_free(&s->ips);
     free(s);
     return NULL;
@@ -1026,7 +1026,7 @@ static void on_timer_closed(uv_handle_t *h)
     srv *s = h->data;
     if (--s->closing_handles == 0) {
         lim_table_free(&s->ips);
-        http_files_free(s->files);
+        http_site_free(s->site);
         msg_unref(s->welcome);
         free(s);
     }
