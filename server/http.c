@@ -7,8 +7,8 @@
  * method gets 405. A URI over HTTP_URI_MAX gets 414 and a header field over
  * HTTP_FIELD_MAX gets 431, both followed by a close.
  *
- * The web files are read once at start-up, so serving them never reads a
- * file on the loop; the trade is a restart to pick up a changed file.
+ * The web files are read once at start-up by web_files.c, so serving them
+ * never reads a file on the loop.
  *
  * Every request is an http_req on the heap, found by its wsi, from its
  * LWS_CALLBACK_HTTP until its answer is written and the transaction is
@@ -42,21 +42,18 @@
 
 #include "srv.h"
 
-#include <dirent.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <uthash.h>
 
 #include "log.h"
 #include "metrics.h"
+#include "web_files.h"
 
-#define FILES_MAX 256
-#define FILES_BYTES_MAX (8u << 20)
 #define BODY_CHUNK 65536           /* body bytes handed to lws per write */
 
 /* Limits on a request head. lws keeps the whole head in one buffer of
@@ -69,13 +66,6 @@
 #define HTTP_HEAD_MAX 8192
 #define HTTP_URI_MAX 2048
 #define HTTP_FIELD_MAX 4096
-
-typedef struct http_file {
-    char *path;                 /* "/index.html" */
-    const char *mime;
-    unsigned char *data;
-    size_t len;
-} http_file;
 
 typedef enum { REQ_LOADING, REQ_WRITING, REQ_DRAINING } req_state;
 
@@ -99,8 +89,7 @@ typedef struct http_req {
 } http_req;
 
 struct http_files {
-    http_file v[FILES_MAX];
-    size_t n, bytes;
+    web_files *web;             /* the static files (web_files.c) */
     http_req *reqs;             /* requests in progress, by wsi */
 };
 
@@ -113,78 +102,7 @@ size_t http_session_size(void) { return 0; }
  * default only 4 KiB): an answer the socket takes whole is done within its
  * LWS_CALLBACK_HTTP, which is what keeps pipelining intact */
 size_t http_tx_packet_size(void) { return BODY_CHUNK; }
-size_t http_files_count(const http_files *f) { return f->n; }
-
-static const char *mime_of(const char *name)
-{
-    static const struct { const char *ext, *mime; } types[] = {
-        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-        {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-        {".json", "application/json"}, {".svg", "image/svg+xml"}, {".png", "image/png"},
-        {".ico", "image/x-icon"}, {".txt", "text/plain; charset=utf-8"},
-        {".webmanifest", "application/manifest+json"}};
-    const char *dot = strrchr(name, '.');
-    for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
-        if (strcmp(dot, types[i].ext) == 0)
-            return types[i].mime;
-    return "application/octet-stream";
-}
-
-static int load_dir(http_files *f, const char *root, const char *rel, char *err, size_t errlen)
-{
-    char dirpath[1024];
-    snprintf(dirpath, sizeof dirpath, "%s%s", root, rel);
-    DIR *d = opendir(dirpath);
-    if (!d) {
-        snprintf(err, errlen, "cannot read web directory %s: %s", dirpath, strerror(errno));
-        return -1;
-    }
-    struct dirent *e;
-    int rc = 0;
-    while (rc == 0 && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char relpath[1024], full[2048];
-        snprintf(relpath, sizeof relpath, "%s/%s", rel, e->d_name);
-        snprintf(full, sizeof full, "%s%s", root, relpath);
-        struct stat st;
-        if (stat(full, &st) != 0)
-            continue;
-        if (S_ISDIR(st.st_mode)) {
-            rc = load_dir(f, root, relpath, err, errlen);
-            continue;
-        }
-        if (!S_ISREG(st.st_mode))
-            continue;
-        if (f->n == FILES_MAX || f->bytes + (size_t)st.st_size > FILES_BYTES_MAX) {
-            snprintf(err, errlen, "web directory too large (over %d files or %u bytes)",
-                     FILES_MAX, FILES_BYTES_MAX);
-            rc = -1;
-            break;
-        }
-        FILE *fp = fopen(full, "rb");
-        http_file *hf = &f->v[f->n];
-        hf->data = malloc((size_t)st.st_size + 1);
-        hf->path = strdup(relpath);
-        if (!fp || !hf->data || !hf->path ||
-            fread(hf->data, 1, (size_t)st.st_size, fp) != (size_t)st.st_size) {
-            snprintf(err, errlen, "cannot read %s", full);
-            free(hf->data);
-            free(hf->path);
-            if (fp)
-                fclose(fp);
-            rc = -1;
-            break;
-        }
-        fclose(fp);
-        hf->len = (size_t)st.st_size;
-        hf->mime = mime_of(e->d_name);
-        f->bytes += hf->len;
-        f->n++;
-    }
-    closedir(d);
-    return rc;
-}
+size_t http_files_count(const http_files *f) { return web_files_count(f->web); }
 
 http_files *http_files_load(const char *dir, char *err, size_t errlen)
 {
@@ -193,12 +111,12 @@ http_files *http_files_load(const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (load_dir(f, dir, "", err, errlen) != 0)
-        goto fail;
+    f->web = web_files_load(dir, err, errlen);
+    if (!f->web) {
+        free(f);
+        return NULL;
+    }
     return f;
-fail:
-    http_files_free(f);
-    return NULL;
 }
 
 void http_files_free(http_files *f)
@@ -206,21 +124,8 @@ void http_files_free(http_files *f)
     if (!f)
         return;
     reqs_end_all(f);
-    for (size_t i = 0; i < f->n; i++) {
-        free(f->v[i].path);
-        free(f->v[i].data);
-    }
+    web_files_free(f->web);
     free(f);
-}
-
-static const http_file *file_find(const http_files *f, const char *path)
-{
-    if (strcmp(path, "/") == 0)
-        path = "/index.html";
-    for (size_t i = 0; i < f->n; i++)
-        if (strcmp(f->v[i].path, path) == 0)
-            return &f->v[i];
-    return NULL;
 }
 
 /* ---- the request registry ---------------------------------------------------------------- */
@@ -490,7 +395,7 @@ static int route(srv *s, http_req *r, const char *path)
         gm_game_state(srv_gm(s), id, on_game_state, r);   /* may answer at once */
         return 0;
     }
-    const http_file *f = file_find(srv_files(s), path);
+    const web_file *f = web_files_find(srv_files(s)->web, path);
     if (f) {
         req_answer(r, 200, f->mime, f->data, f->len);
         return 0;
