@@ -75,6 +75,20 @@ static int fault_conn_open(void)
 /* peers can cause these at will: at most a line a second each (log.h) */
 static log_limit ll_refused, ll_protocol, ll_lws_err, ll_lws_warn;
 
+/* A session's life, in order; it only moves forward:
+ *  HANDSHAKE  the handshake filter ran (ss->ip may be set), not taken in yet
+ *  WELCOME    taken in (listed, counted); the welcome is queued
+ *  OPEN       the welcome went out: frames may be written directly
+ *  CLOSING    a close code is chosen (close_code); queued replies go first,
+ *             then the close frame from WRITEABLE
+ *  CLOSED     a close frame went out, or the peer's was echoed: nothing more
+ *             is sent or answered
+ * `listed` is apart from it: whether CLOSED has counts to undo (a connection
+ * refused at ESTABLISHED goes to CLOSING without ever being listed). */
+typedef enum sess_state {
+    SESS_HANDSHAKE = 0, SESS_WELCOME, SESS_OPEN, SESS_CLOSING, SESS_CLOSED
+} sess_state;
+
 typedef struct ws_sess {
     struct lws *wsi;
     srv *srv;
@@ -84,12 +98,11 @@ typedef struct ws_sess {
     lim_ip *ip;                    /* set at the handshake filter, counted once listed */
     msg **q;                       /* ring of queued frames, allocated on first use */
     uint16_t qhead, qlen, qcap;
-    uint16_t close_code;           /* a close frame to send once the queue is written */
+    sess_state state;
+    uint16_t close_code;           /* the close frame's code, from CLOSING on */
     ws_msg rx;                     /* a message arriving in pieces */
     uint8_t ping_due, ping_out;
-    uint8_t established;           /* the welcome went out: direct writes allowed */
     uint8_t listed;                /* on s->sessions and counted: CLOSED undoes it */
-    uint8_t close_done;            /* a close frame went out, or the peer's is echoed */
     lim_bucket bucket;             /* the per-connection rate limit */
     int64_t last_rx_ms;
 } ws_sess;
@@ -171,8 +184,10 @@ static void sess_close_with(ws_sess *ss, uint16_t code)
 {
     if (!ss->wsi)
         return;
-    if (!ss->close_code)
+    if (ss->state < SESS_CLOSING) {
         ss->close_code = code;
+        ss->state = SESS_CLOSING;
+    }
     lws_callback_on_writable(ss->wsi);
 }
 
@@ -188,7 +203,7 @@ void srv_send(void *srv_ud, void *conn_ud, msg *m)
     ws_sess *ss = conn_ud;
     /* a restart close waits for the replies to requests already accepted;
      * any other close drops what is queued */
-    if (ss->close_code && ss->close_code != CLOSE_RESTART)
+    if (ss->state >= SESS_CLOSING && ss->close_code != CLOSE_RESTART)
         return;
     /* Fast path: nothing of ours queued and nothing left over inside lws,
      * so write now. Waiting for WRITEABLE instead costs two epoll_ctl calls
@@ -198,7 +213,7 @@ void srv_send(void *srv_ud, void *conn_ud, msg *m)
      * (lws_partial_buffered) every frame takes the queue, because a second
      * write on top of a leftover reports a short count in 4.1. The welcome
      * (sent from ESTABLISHED) and closes always take the queue. */
-    if (!ss->qlen && !ss->close_code && ss->established && !lws_partial_buffered(ss->wsi)) {
+    if (!ss->qlen && ss->state == SESS_OPEN && !lws_partial_buffered(ss->wsi)) {
         int n = lws_write(ss->wsi, msg_data(m), m->len, LWS_WRITE_TEXT);
         if (n >= (int)m->len) {
             s->stats.msgs_out++;
@@ -264,7 +279,7 @@ static void write_close(ws_sess *ss)
     buf[LWS_PRE + 1] = (unsigned char)(ss->close_code & 0xff);
     memcpy(buf + LWS_PRE + 2, reason, rl);
     lws_write(ss->wsi, buf + LWS_PRE, 2 + rl, (enum lws_write_protocol)4);
-    ss->close_done = 1;
+    ss->state = SESS_CLOSED;
 }
 
 /* lws 4.1 drops some connections without any close frame: a control frame
@@ -277,7 +292,7 @@ static void write_close(ws_sess *ss)
  * for a peer that is gone the write fails, which costs nothing. */
 static void close_frame_on_drop(ws_sess *ss, struct lws *wsi)
 {
-    if (!ss->listed || ss->close_done || lws_get_close_length(wsi) > 0 ||
+    if (!ss->listed || ss->state == SESS_CLOSED || lws_get_close_length(wsi) > 0 ||
         lws_partial_buffered(wsi))
         return;
     int fd = (int)lws_get_socket_fd(wsi);
@@ -289,7 +304,7 @@ static void close_frame_on_drop(ws_sess *ss, struct lws *wsi)
     unsigned char f[4] = {0x88, 2, (unsigned char)(code >> 8), (unsigned char)(code & 0xff)};
     ssize_t w = send(fd, f, sizeof f, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)w;
-    ss->close_done = 1;
+    ss->state = SESS_CLOSED;
     if (code == CLOSE_PROTOCOL) {
         ss->srv->stats.protocol_errors++;
         log_limited(&ll_protocol, LOG_INFO, "connection dropped by lws (a frame it refuses): "
@@ -309,7 +324,7 @@ static int on_writeable(srv *s, ws_sess *ss)
         ss->ping_out = 1;
         if (lws_write(ss->wsi, buf + LWS_PRE, 3, LWS_WRITE_PING) < 0)
             return -1;
-        if (ss->qlen || ss->close_code)
+        if (ss->qlen || ss->state == SESS_CLOSING)
             lws_callback_on_writable(ss->wsi);
         return 0;
     }
@@ -322,10 +337,11 @@ static int on_writeable(srv *s, ws_sess *ss)
         s->stats.bytes_out += m->len;
         int short_write = n < (int)m->len;
         msg_unref(m);
-        ss->established = 1;
+        if (ss->state == SESS_WELCOME)
+            ss->state = SESS_OPEN;
         if (short_write)
             return -1;
-        if (ss->qlen || ss->close_code)
+        if (ss->qlen || ss->state == SESS_CLOSING)
             lws_callback_on_writable(ss->wsi);
         else if (ss->qcap > 16) {
             /* a burst grew the ring; give the memory back once it drained */
@@ -335,7 +351,7 @@ static int on_writeable(srv *s, ws_sess *ss)
         }
         return 0;
     }
-    if (ss->close_code) {
+    if (ss->state == SESS_CLOSING) {
         if (ss->close_code == CLOSE_RESTART && ss->gc && gm_conn_busy(ss->gc) &&
             !s->drain_expired)
             return 0;   /* a reply is still coming; the drain tick asks again */
@@ -417,7 +433,8 @@ static void handle_message(srv *s, ws_sess *ss, const char *buf, size_t len)
     proto_req req;
     s->stats.msgs_in++;
     s->stats.bytes_in += len;
-    if (ss->close_code && ss->close_code != CLOSE_RESTART)
+    if (ss->state == SESS_CLOSED ||
+        (ss->state == SESS_CLOSING && ss->close_code != CLOSE_RESTART))
         return;   /* closing: nothing more is answered */
     proto_err e = proto_parse(buf, len, &req);
     if (e == PROTO_OK && s->draining) {
@@ -452,7 +469,7 @@ static void handle_message(srv *s, ws_sess *ss, const char *buf, size_t len)
 static int close_now(ws_sess *ss, uint16_t code, const char *reason)
 {
     ws_msg_reset(&ss->rx);
-    ss->close_done = 1;
+    ss->state = SESS_CLOSED;
     lws_close_reason(ss->wsi, (enum lws_close_status)code, (unsigned char *)reason,
                      strlen(reason));
     return -1;
@@ -522,7 +539,7 @@ static int on_peer_close(srv *s, ws_sess *ss, const unsigned char *in, size_t le
         code = CLOSE_BAD_DATA;
     }
     if (!why) {
-        ss->close_done = 1;   /* lws echoes it */
+        ss->state = SESS_CLOSED;   /* lws echoes it */
         return 0;
     }
     if (code == CLOSE_BAD_DATA)
@@ -651,6 +668,7 @@ static int on_established(srv *s, ws_sess *ss, struct lws *wsi)
         return -1;
     }
     ss->listed = 1;
+    ss->state = SESS_WELCOME;
     DL_APPEND(s->sessions, ss);
     if (ip) {
         ss->ip = ip;
@@ -754,7 +772,7 @@ static void on_keepalive(uv_timer_t *t)
     DL_FOREACH_SAFE(s->sessions, ss, tmp) {
         int64_t quiet = now - ss->last_rx_ms;
         if (quiet >= s->opt.ping_timeout_ms) {
-            if (ss->close_code)
+            if (ss->state >= SESS_CLOSING)
                 continue;
             s->stats.ping_timeouts++;
             log_debug("closing a connection silent for %lld ms", (long long)quiet);
