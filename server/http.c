@@ -7,8 +7,8 @@
  * method gets 405. A URI over HTTP_URI_MAX gets 414 and a header field over
  * HTTP_FIELD_MAX gets 431, both followed by a close.
  *
- * The web files are read once at start-up, so serving them never reads a
- * file on the loop; the trade is a restart to pick up a changed file.
+ * The web files are read once at start-up by web_files.c, so serving them
+ * never reads a file on the loop.
  *
  * Every request is an http_req on the heap, found by its wsi, from its
  * LWS_CALLBACK_HTTP until its answer is written and the transaction is
@@ -50,9 +50,9 @@
 #include <string.h>
 #include <uthash.h>
 
-#include "http_files.h"
 #include "log.h"
 #include "metrics.h"
+#include "web_files.h"
 
 #define BODY_CHUNK 65536           /* body bytes handed to lws per write */
 
@@ -67,12 +67,11 @@
 #define HTTP_URI_MAX 2048
 #define HTTP_FIELD_MAX 4096
 
-
 typedef enum { REQ_LOADING, REQ_WRITING, REQ_DRAINING } req_state;
 
 typedef struct http_req {
     struct lws *wsi;            /* NULL once detached: the connection went away */
-    struct http_site *f;        /* the registry it is in, while wsi is set */
+    struct http_files *f;       /* the registry it is in, while wsi is set */
     UT_hash_handle hh;          /* in f->reqs, keyed by wsi */
     req_state state;
     int status;
@@ -89,14 +88,13 @@ typedef struct http_req {
     uint8_t body_done;          /* HTTP_BODY_COMPLETION came once */
 } http_req;
 
-/* what srv holds for HTTP: the web files and the requests in progress */
-struct http_site {
-    http_files *files;
+struct http_files {
+    web_files *web;             /* the static files (web_files.c) */
     http_req *reqs;             /* requests in progress, by wsi */
 };
 
-http_site *srv_site(const srv *s);
-static void reqs_end_all(http_site *f);
+http_files *srv_files(const srv *s);
+static void reqs_end_all(http_files *f);
 
 /* Nothing lives in lws' per-session data: see the top of the file. */
 size_t http_session_size(void) { return 0; }
@@ -104,34 +102,35 @@ size_t http_session_size(void) { return 0; }
  * default only 4 KiB): an answer the socket takes whole is done within its
  * LWS_CALLBACK_HTTP, which is what keeps pipelining intact */
 size_t http_tx_packet_size(void) { return BODY_CHUNK; }
+size_t http_files_count(const http_files *f) { return web_files_count(f->web); }
 
-http_site *http_site_new(const char *web_dir, char *err, size_t errlen)
+http_files *http_files_load(const char *dir, char *err, size_t errlen)
 {
-    http_site *site = calloc(1, sizeof(*site));
-    if (!site) {
+    http_files *f = calloc(1, sizeof(*f));
+    if (!f) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    site->files = http_files_load(web_dir, err, errlen);
-    if (!site->files) {
-        free(site);
+    f->web = web_files_load(dir, err, errlen);
+    if (!f->web) {
+        free(f);
         return NULL;
     }
-    return site;
+    return f;
 }
 
-void http_site_free(http_site *site)
+void http_files_free(http_files *f)
 {
-    if (!site)
+    if (!f)
         return;
-    reqs_end_all(site);
-    http_files_free(site->files);
-    free(site);
+    reqs_end_all(f);
+    web_files_free(f->web);
+    free(f);
 }
 
 /* ---- the request registry ---------------------------------------------------------------- */
 
-static http_req *req_find(http_site *f, struct lws *wsi)
+static http_req *req_find(http_files *f, struct lws *wsi)
 {
     http_req *r = NULL;
     HASH_FIND_PTR(f->reqs, &wsi, r);
@@ -147,7 +146,7 @@ static void req_free(http_req *r)
 
 /* The connection is gone or the request is done. A load still in flight
  * keeps the request and frees it when it completes (on_game_state). */
-static void req_end(http_site *f, http_req *r)
+static void req_end(http_files *f, http_req *r)
 {
     HASH_DEL(f->reqs, r);
     r->f = NULL;
@@ -156,7 +155,7 @@ static void req_end(http_site *f, http_req *r)
         req_free(r);
 }
 
-static void reqs_end_all(http_site *f)
+static void reqs_end_all(http_files *f)
 {
     http_req *r, *tmp;
     HASH_ITER(hh, f->reqs, r, tmp)
@@ -247,7 +246,7 @@ static int req_write(struct lws *wsi, http_req *r, int all)
 
 /* Ends the transaction. Only with nothing buffered in lws: lws 4.1 would
  * otherwise defer the completion and re-dispatch meanwhile (top of file). */
-static int req_complete(http_site *f, struct lws *wsi, http_req *r)
+static int req_complete(http_files *f, struct lws *wsi, http_req *r)
 {
     int close_after = r->close_after;
     req_end(f, r);
@@ -257,7 +256,7 @@ static int req_complete(http_site *f, struct lws *wsi, http_req *r)
 }
 
 /* One step of writing, from LWS_CALLBACK_HTTP or HTTP_WRITEABLE. */
-static int req_pump(http_site *f, struct lws *wsi, http_req *r)
+static int req_pump(http_files *f, struct lws *wsi, http_req *r)
 {
     switch (r->state) {
     case REQ_LOADING:
@@ -396,7 +395,7 @@ static int route(srv *s, http_req *r, const char *path)
         gm_game_state(srv_gm(s), id, on_game_state, r);   /* may answer at once */
         return 0;
     }
-    const http_file *f = http_files_find(srv_site(s)->files, path);
+    const web_file *f = web_files_find(srv_files(s)->web, path);
     if (f) {
         req_answer(r, 200, f->mime, f->data, f->len);
         return 0;
@@ -430,7 +429,7 @@ static int has_body(struct lws *wsi)
 
 static int on_http(srv *s, struct lws *wsi, const char *in, size_t len)
 {
-    http_site *f = srv_site(s);
+    http_files *f = srv_files(s);
     http_req *r = req_find(f, wsi);
     if (r) {
         /* lws 4.1 re-dispatching the request it is still serving, having
@@ -513,8 +512,8 @@ int http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
     case LWS_CALLBACK_HTTP:
         return on_http(s, wsi, in, len);
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        r = req_find(srv_site(s), wsi);
-        return r ? req_pump(srv_site(s), wsi, r) : 0;
+        r = req_find(srv_files(s), wsi);
+        return r ? req_pump(srv_files(s), wsi, r) : 0;
     case LWS_CALLBACK_HTTP_BODY:
         return 0;   /* read and dropped */
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
@@ -523,13 +522,13 @@ int http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
          * read that follows the body without consuming it; the first is the
          * body's end, a later one (or one with no request left) ends the
          * connection, as has_body() already promised. */
-        r = req_find(srv_site(s), wsi);
+        r = req_find(srv_files(s), wsi);
         if (r && !r->body_done) {
             r->body_done = 1;
             return 0;
         }
         if (r)
-            req_end(srv_site(s), r);
+            req_end(srv_files(s), r);
         return -1;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         /* lws 4.1 answers an Upgrade other than websocket or h2c with 403
@@ -546,9 +545,9 @@ int http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
          * LWS_CALLBACK_HTTP, also at lws_context_destroy (synchronously,
          * while the srv is alive); the DROP_PROTOCOL before it and the
          * DROP/BIND pairs of a rebind carry nothing of ours */
-        r = req_find(srv_site(s), wsi);
+        r = req_find(srv_files(s), wsi);
         if (r)
-            req_end(srv_site(s), r);
+            req_end(srv_files(s), r);
         return 0;
     default:
         return lws_callback_http_dummy(wsi, (enum lws_callback_reasons)reason, user, in, len);

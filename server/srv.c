@@ -75,25 +75,18 @@ static int fault_conn_open(void)
 /* peers can cause these at will: at most a line a second each (log.h) */
 static log_limit ll_refused, ll_protocol, ll_lws_err, ll_lws_warn;
 
-/* A session's life, one state at a time (the switches below read it):
- *   HANDSHAKE  filtered, not taken in yet (or taking it in failed): nothing
- *              is counted or listed, CLOSED has nothing to undo
- *   OPENING    listed and counted, the welcome queued: frames take the queue
- *   OPEN       the welcome went out: a frame may be written directly
- *   DRAINING   a 1012 is owed; replies to requests already accepted still go
- *              out first (srv_drain)
- *   CLOSING    another close code is owed; what is queued is dropped
- *   CLOSED     a close frame went out, or the peer's is echoed: nothing more
- *   ENDED      lws' CLOSED ran: unlisted, uncounted
- * close_code says which code DRAINING / CLOSING owe. */
-typedef enum {
-    SESS_HANDSHAKE = 0,   /* what the memset of on_established leaves */
-    SESS_OPENING,
-    SESS_OPEN,
-    SESS_DRAINING,
-    SESS_CLOSING,
-    SESS_CLOSED,
-    SESS_ENDED
+/* A session's life, in order; it only moves forward:
+ *  HANDSHAKE  the handshake filter ran (ss->ip may be set), not taken in yet
+ *  WELCOME    taken in (listed, counted); the welcome is queued
+ *  OPEN       the welcome went out: frames may be written directly
+ *  CLOSING    a close code is chosen (close_code); queued replies go first,
+ *             then the close frame from WRITEABLE
+ *  CLOSED     a close frame went out, or the peer's was echoed: nothing more
+ *             is sent or answered
+ * `listed` is apart from it: whether CLOSED has counts to undo (a connection
+ * refused at ESTABLISHED goes to CLOSING without ever being listed). */
+typedef enum sess_state {
+    SESS_HANDSHAKE = 0, SESS_WELCOME, SESS_OPEN, SESS_CLOSING, SESS_CLOSED
 } sess_state;
 
 typedef struct ws_sess {
@@ -106,9 +99,10 @@ typedef struct ws_sess {
     msg **q;                       /* ring of queued frames, allocated on first use */
     uint16_t qhead, qlen, qcap;
     sess_state state;
-    uint16_t close_code;           /* the close frame DRAINING / CLOSING owe */
+    uint16_t close_code;           /* the close frame's code, from CLOSING on */
     ws_msg rx;                     /* a message arriving in pieces */
     uint8_t ping_due, ping_out;
+    uint8_t listed;                /* on s->sessions and counted: CLOSED undoes it */
     lim_bucket bucket;             /* the per-connection rate limit */
     int64_t last_rx_ms;
 } ws_sess;
@@ -119,7 +113,7 @@ struct srv {
     srv_options opt;
     gm *gm;
     store *st;
-    http_site *site;             /* http.c: the web files, requests in progress */
+    http_files *files;
     ws_sess *sessions;
     msg *welcome;
     uv_timer_t keepalive;
@@ -136,8 +130,8 @@ struct srv {
 };
 
 /* http.c reaches the srv through lws_context_user(); these keep the struct private */
-http_site *srv_site(const srv *s);
-http_site *srv_site(const srv *s) { return s->site; }
+http_files *srv_files(const srv *s);
+http_files *srv_files(const srv *s) { return s->files; }
 struct lws_context *srv_lws_context(const srv *s) { return s->ctx; }
 gm *srv_gm(const srv *s) { return s->gm; }
 store *srv_store(const srv *s) { return s->st; }
@@ -190,20 +184,9 @@ static void sess_close_with(ws_sess *ss, uint16_t code)
 {
     if (!ss->wsi)
         return;
-    switch (ss->state) {
-    case SESS_OPENING:
-    case SESS_OPEN:
-        /* the first close wins: a later one (a ping timeout while draining)
-         * does not change the code owed */
+    if (ss->state < SESS_CLOSING) {
         ss->close_code = code;
-        ss->state = code == CLOSE_RESTART ? SESS_DRAINING : SESS_CLOSING;
-        break;
-    case SESS_HANDSHAKE:
-    case SESS_DRAINING:
-    case SESS_CLOSING:
-    case SESS_CLOSED:
-    case SESS_ENDED:
-        break;
+        ss->state = SESS_CLOSING;
     }
     lws_callback_on_writable(ss->wsi);
 }
@@ -219,22 +202,9 @@ void srv_send(void *srv_ud, void *conn_ud, msg *m)
     srv *s = srv_ud;
     ws_sess *ss = conn_ud;
     /* a restart close waits for the replies to requests already accepted;
-     * any other close drops what is queued, and after a close frame nothing
-     * may follow (RFC 6455, 5.5.1) */
-    int direct = 0;
-    switch (ss->state) {
-    case SESS_OPEN:
-        direct = 1;
-        break;
-    case SESS_HANDSHAKE:
-    case SESS_OPENING:
-    case SESS_DRAINING:
-        break;
-    case SESS_CLOSING:
-    case SESS_CLOSED:
-    case SESS_ENDED:
+     * any other close drops what is queued */
+    if (ss->state >= SESS_CLOSING && ss->close_code != CLOSE_RESTART)
         return;
-    }
     /* Fast path: nothing of ours queued and nothing left over inside lws,
      * so write now. Waiting for WRITEABLE instead costs two epoll_ctl calls
      * per frame (arm POLLOUT, disarm it), which profiling showed to be a
@@ -243,7 +213,7 @@ void srv_send(void *srv_ud, void *conn_ud, msg *m)
      * (lws_partial_buffered) every frame takes the queue, because a second
      * write on top of a leftover reports a short count in 4.1. The welcome
      * (sent from ESTABLISHED) and closes always take the queue. */
-    if (direct && !ss->qlen && !lws_partial_buffered(ss->wsi)) {
+    if (!ss->qlen && ss->state == SESS_OPEN && !lws_partial_buffered(ss->wsi)) {
         int n = lws_write(ss->wsi, msg_data(m), m->len, LWS_WRITE_TEXT);
         if (n >= (int)m->len) {
             s->stats.msgs_out++;
@@ -322,18 +292,8 @@ static void write_close(ws_sess *ss)
  * for a peer that is gone the write fails, which costs nothing. */
 static void close_frame_on_drop(ws_sess *ss, struct lws *wsi)
 {
-    switch (ss->state) {
-    case SESS_OPENING:
-    case SESS_OPEN:
-    case SESS_DRAINING:
-    case SESS_CLOSING:
-        break;
-    case SESS_HANDSHAKE:
-    case SESS_CLOSED:
-    case SESS_ENDED:
-        return;
-    }
-    if (lws_get_close_length(wsi) > 0 || lws_partial_buffered(wsi))
+    if (!ss->listed || ss->state == SESS_CLOSED || lws_get_close_length(wsi) > 0 ||
+        lws_partial_buffered(wsi))
         return;
     int fd = (int)lws_get_socket_fd(wsi);
     char c;
@@ -352,12 +312,6 @@ static void close_frame_on_drop(ws_sess *ss, struct lws *wsi)
     }
 }
 
-/* DRAINING and CLOSING have a close frame to write once the queue is empty */
-static int sess_owes_close(const ws_sess *ss)
-{
-    return ss->state == SESS_DRAINING || ss->state == SESS_CLOSING;
-}
-
 static int on_writeable(srv *s, ws_sess *ss)
 {
     if (ss->ping_due) {
@@ -370,7 +324,7 @@ static int on_writeable(srv *s, ws_sess *ss)
         ss->ping_out = 1;
         if (lws_write(ss->wsi, buf + LWS_PRE, 3, LWS_WRITE_PING) < 0)
             return -1;
-        if (ss->qlen || sess_owes_close(ss))
+        if (ss->qlen || ss->state == SESS_CLOSING)
             lws_callback_on_writable(ss->wsi);
         return 0;
     }
@@ -383,11 +337,11 @@ static int on_writeable(srv *s, ws_sess *ss)
         s->stats.bytes_out += m->len;
         int short_write = n < (int)m->len;
         msg_unref(m);
-        if (ss->state == SESS_OPENING)
-            ss->state = SESS_OPEN;   /* the welcome is out */
+        if (ss->state == SESS_WELCOME)
+            ss->state = SESS_OPEN;
         if (short_write)
             return -1;
-        if (ss->qlen || sess_owes_close(ss))
+        if (ss->qlen || ss->state == SESS_CLOSING)
             lws_callback_on_writable(ss->wsi);
         else if (ss->qcap > 16) {
             /* a burst grew the ring; give the memory back once it drained */
@@ -397,21 +351,12 @@ static int on_writeable(srv *s, ws_sess *ss)
         }
         return 0;
     }
-    switch (ss->state) {
-    case SESS_DRAINING:
-        if (ss->gc && gm_conn_busy(ss->gc) && !s->drain_expired)
+    if (ss->state == SESS_CLOSING) {
+        if (ss->close_code == CLOSE_RESTART && ss->gc && gm_conn_busy(ss->gc) &&
+            !s->drain_expired)
             return 0;   /* a reply is still coming; the drain tick asks again */
         write_close(ss);
         return -1;
-    case SESS_CLOSING:
-        write_close(ss);
-        return -1;
-    case SESS_HANDSHAKE:
-    case SESS_OPENING:
-    case SESS_OPEN:
-    case SESS_CLOSED:
-    case SESS_ENDED:
-        break;
     }
     return 0;
 }
@@ -488,7 +433,8 @@ static void handle_message(srv *s, ws_sess *ss, const char *buf, size_t len)
     proto_req req;
     s->stats.msgs_in++;
     s->stats.bytes_in += len;
-    if (ss->state == SESS_CLOSING || ss->state == SESS_CLOSED)
+    if (ss->state == SESS_CLOSED ||
+        (ss->state == SESS_CLOSING && ss->close_code != CLOSE_RESTART))
         return;   /* closing: nothing more is answered */
     proto_err e = proto_parse(buf, len, &req);
     if (e == PROTO_OK && s->draining) {
@@ -721,7 +667,8 @@ static int on_established(srv *s, ws_sess *ss, struct lws *wsi)
         ss->wsi = NULL;
         return -1;
     }
-    ss->state = SESS_OPENING;
+    ss->listed = 1;
+    ss->state = SESS_WELCOME;
     DL_APPEND(s->sessions, ss);
     if (ip) {
         ss->ip = ip;
@@ -738,22 +685,13 @@ static int on_established(srv *s, ws_sess *ss, struct lws *wsi)
 
 static void on_closed(srv *s, ws_sess *ss)
 {
-    switch (ss->state) {
-    case SESS_HANDSHAKE:
-    case SESS_ENDED:
+    if (!ss->listed)
         return;   /* refused, or never taken in: nothing was counted */
-    case SESS_OPENING:
-    case SESS_OPEN:
-    case SESS_DRAINING:
-    case SESS_CLOSING:
-    case SESS_CLOSED:
-        break;
-    }
     if (ss->gc)
         gm_conn_close(s->gm, ss->gc);
     ss->gc = NULL;
     ss->wsi = NULL;
-    ss->state = SESS_ENDED;
+    ss->listed = 0;
     queue_clear(ss);
     ws_msg_reset(&ss->rx);
     DL_DELETE(s->sessions, ss);
@@ -834,8 +772,8 @@ static void on_keepalive(uv_timer_t *t)
     DL_FOREACH_SAFE(s->sessions, ss, tmp) {
         int64_t quiet = now - ss->last_rx_ms;
         if (quiet >= s->opt.ping_timeout_ms) {
-            if (ss->state != SESS_OPEN && ss->state != SESS_OPENING)
-                continue;   /* a close is owed or done already */
+            if (ss->state >= SESS_CLOSING)
+                continue;
             s->stats.ping_timeouts++;
             log_debug("closing a connection silent for %lld ms", (long long)quiet);
             /* a close frame if the socket still takes data, and a hard
@@ -927,8 +865,8 @@ srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, store *st, char *er
     s->st = st;
     size_t wlen = 0;
     s->welcome = msg_wrap(proto_encode_welcome(opt->instance, MSG_HEADROOM, &wlen), &wlen);
-    s->site = http_site_new(opt->web_dir, err, errlen);
-    if (!s->welcome || !s->site)
+    s->files = http_files_load(opt->web_dir, err, errlen);
+    if (!s->welcome || !s->files)
         goto fail;
 
     static struct lws_protocols protocols[3];
@@ -1015,7 +953,7 @@ fail:
         lws_context_destroy(s->failed_ctx);
     }
     msg_unref(s->welcome);
-    http_site_free(s->site);
+    http_files_free(s->files);
     lim_table_free(&s->ips);
     free(s);
     return NULL;
@@ -1026,7 +964,7 @@ static void on_timer_closed(uv_handle_t *h)
     srv *s = h->data;
     if (--s->closing_handles == 0) {
         lim_table_free(&s->ips);
-        http_site_free(s->site);
+        http_files_free(s->files);
         msg_unref(s->welcome);
         free(s);
     }

@@ -81,9 +81,10 @@ const srv_options *srv_opts(const srv *s);
 struct lws_context *srv_lws_context(const srv *s);
 
 /* http.c */
-typedef struct http_site http_site;
-http_site *http_site_new(const char *web_dir, char *err, size_t errlen);
-void http_site_free(http_site *site);
+typedef struct http_files http_files;
+http_files *http_files_load(const char *dir, char *err, size_t errlen);
+void http_files_free(http_files *f);
+size_t http_files_count(const http_files *f);
 int http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len);
 size_t http_session_size(void);
 size_t http_tx_packet_size(void);

@@ -1,7 +1,10 @@
-/* http_files.c -- the web client's files (web/), read once at start-up so that
- * serving them never reads a file on the loop, with their MIME types; the
- * trade is a restart to pick up a changed file. No lws, no loop. */
-#include "http_files.h"
+/* web_files.c -- the browser client's files (web/), read into memory once at
+ * start-up so that serving them never reads a file on the event loop; the
+ * trade is a restart to pick up a changed file. The directory is bounded
+ * (FILES_MAX files, FILES_BYTES_MAX bytes) and walked without following
+ * anything but regular files and directories. */
+#define _GNU_SOURCE
+#include "web_files.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,12 +16,12 @@
 #define FILES_MAX 256
 #define FILES_BYTES_MAX (8u << 20)
 
-struct http_files {
-    http_file v[FILES_MAX];
+struct web_files {
+    web_file v[FILES_MAX];
     size_t n, bytes;
 };
 
-size_t http_files_count(const http_files *f) { return f->n; }
+size_t web_files_count(const web_files *f) { return f->n; }
 
 static const char *mime_of(const char *name)
 {
@@ -35,7 +38,7 @@ static const char *mime_of(const char *name)
     return "application/octet-stream";
 }
 
-static int load_dir(http_files *f, const char *root, const char *rel, char *err, size_t errlen)
+static int load_dir(web_files *f, const char *root, const char *rel, char *err, size_t errlen)
 {
     char dirpath[1024];
     snprintf(dirpath, sizeof dirpath, "%s%s", root, rel);
@@ -68,7 +71,7 @@ static int load_dir(http_files *f, const char *root, const char *rel, char *err,
             break;
         }
         FILE *fp = fopen(full, "rb");
-        http_file *hf = &f->v[f->n];
+        web_file *hf = &f->v[f->n];
         hf->data = malloc((size_t)st.st_size + 1);
         hf->path = strdup(relpath);
         if (!fp || !hf->data || !hf->path ||
@@ -91,9 +94,9 @@ static int load_dir(http_files *f, const char *root, const char *rel, char *err,
     return rc;
 }
 
-http_files *http_files_load(const char *dir, char *err, size_t errlen)
+web_files *web_files_load(const char *dir, char *err, size_t errlen)
 {
-    http_files *f = calloc(1, sizeof(*f));
+    web_files *f = calloc(1, sizeof(*f));
     if (!f) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -102,11 +105,11 @@ http_files *http_files_load(const char *dir, char *err, size_t errlen)
         goto fail;
     return f;
 fail:
-    http_files_free(f);
+    web_files_free(f);
     return NULL;
 }
 
-void http_files_free(http_files *f)
+void web_files_free(web_files *f)
 {
     if (!f)
         return;
@@ -117,7 +120,7 @@ void http_files_free(http_files *f)
     free(f);
 }
 
-const http_file *http_files_find(const http_files *f, const char *path)
+const web_file *web_files_find(const web_files *f, const char *path)
 {
     if (strcmp(path, "/") == 0)
         path = "/index.html";
@@ -126,4 +129,3 @@ const http_file *http_files_find(const http_files *f, const char *path)
             return &f->v[i];
     return NULL;
 }
-
