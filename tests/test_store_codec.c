@@ -1,0 +1,126 @@
+/* test_store_codec.c -- the record codec and the Redis URL parser, pure.
+ * The harness is tests/support/tstore.h. */
+#include "tstore.h"
+
+/* ---- the record codec and the Redis URL parser (pure; issue 8 section 5) -------------- */
+
+#include "redis_url.h"
+#include "store_codec.h"
+
+static store_game codec_sample(void)
+{
+    store_game g = mk_game(STORE_KIND_CREATE, 0, 123456789);
+    g.id = 4242;
+    g.version = 7;
+    g.st.ply = 3;
+    g.st.moves[0] = 4, g.st.moves[1] = 0, g.st.moves[2] = 8;
+    g.st.board.x = (1 << 4) | (1 << 8), g.st.board.o = 1;
+    g.st.line[0] = -1, g.st.line[1] = -1, g.st.line[2] = -1;
+    g.seat[0].nholders = 2, g.seat[0].holders[0] = 3, g.seat[0].holders[1] = 0xfffffff0u;
+    g.seat[1].away_ms = -5;
+    g.level = GAME_AI_PERFECT;
+    g.rematch[1] = 1;
+    g.rematch_id = 4243;
+    g.deadline_ms = INT64_MAX;
+    return g;
+}
+
+Test(codec, roundtrip, .description = "rec_encode then rec_decode gives back every stored field")
+{
+    store_game g = codec_sample(), back;
+    uint8_t buf[REC_MAX];
+    size_t n = rec_encode(&g, g.id, g.version, g.kind, buf);
+    cr_assert(n > 0 && n <= REC_MAX, "length %zu", n);
+    cr_assert_eq(rec_decode(buf, n, &back), 0);
+    cr_assert(game_eq(&g, &back), "a field did not survive");
+    /* at most 4 holders per seat are kept, as documented */
+    g.seat[1].nholders = 9;
+    n = rec_encode(&g, g.id, g.version, g.kind, buf);
+    cr_assert_eq(rec_decode(buf, n, &back), 0);
+    cr_assert_eq(back.seat[1].nholders, STORE_MAX_HOLDERS);
+}
+
+Test(codec, truncated_and_long, .description = "every truncation of a record, and one byte more, is refused")
+{
+    store_game g = codec_sample(), back;
+    uint8_t buf[REC_MAX + 1];
+    size_t n = rec_encode(&g, g.id, g.version, g.kind, buf);
+    for (size_t k = 0; k < n; k++) {
+        /* a heap copy of exactly k bytes, so ASan sees any read past it */
+        uint8_t *cut = malloc(k ? k : 1);
+        memcpy(cut, buf, k);
+        cr_assert_eq(rec_decode(cut, k, &back), -1, "%zu of %zu bytes accepted", k, n);
+        free(cut);
+    }
+    buf[n] = 0;
+    cr_assert_eq(rec_decode(buf, n + 1, &back), -1, "a trailing byte was accepted");
+    cr_assert_eq(rec_decode(NULL, 0, &back), -1);
+}
+
+Test(codec, hostile_values, .description = "format, nholders, ply, cells, status, marks and flags out of range are refused")
+{
+    store_game g = codec_sample(), back;
+    uint8_t buf[REC_MAX];
+    size_t n = rec_encode(&g, g.id, g.version, g.kind, buf);
+    /* offsets in format 1: 0 format, 1 id, 9 version, 17 x, 19 o, 21 moves,
+     * 30 ply, 31 status, 32 result, 33 winner, 34 line, 37 seat X */
+    struct { size_t off; uint8_t v; const char *what; } bad[] = {
+        {0, 2, "format 2"}, {30, 10, "ply 10"}, {21, 9, "move cell 9"}, {31, 3, "status 3"},
+        {32, 5, "result 5"}, {33, 3, "winner 3"}, {34, 9, "line cell 9"}, {18, 0x02, "x mask > 9 bits"},
+        {37, 2, "taken 2"}, {39, 5, "nholders 5"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint8_t copy[REC_MAX];
+        memcpy(copy, buf, n);
+        copy[bad[i].off] = bad[i].v;
+        cr_assert_eq(rec_decode(copy, n, &back), -1, "%s accepted", bad[i].what);
+    }
+    uint8_t zero_id[REC_MAX];
+    n = rec_encode(&g, 0, g.version, g.kind, zero_id);
+    cr_assert_eq(rec_decode(zero_id, n, &back), -1, "id 0 accepted");
+}
+
+Test(url, parse_forms, .description = "redis_url_parse: every documented form, percent-decoding, defaults")
+{
+    redis_url u;
+    char err[160];
+    cr_assert_eq(redis_url_parse(&u, "redis://127.0.0.1", err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(u.host, "127.0.0.1");
+    cr_assert(u.port == 6379 && u.db == 0 && u.numeric_host && !u.pass && !u.user);
+    redis_url_free(&u);
+    cr_assert_eq(redis_url_parse(&u, "redis://al%69ce:p%40ss%zz@cache.local:7000/12", err, sizeof err), 0);
+    cr_assert_str_eq(u.user, "alice");
+    cr_assert_str_eq(u.pass, "p@ss%zz");
+    cr_assert_str_eq(u.host, "cache.local");
+    cr_assert(u.port == 7000 && u.db == 12 && !u.numeric_host);
+    redis_url_free(&u);
+    cr_assert_eq(redis_url_parse(&u, "redis://:secret@[::1]:6380/", err, sizeof err), 0);
+    cr_assert(!u.user && u.pass && strcmp(u.pass, "secret") == 0);
+    cr_assert_str_eq(u.host, "::1");
+    cr_assert(u.port == 6380 && u.numeric_host);
+    redis_url_free(&u);
+    cr_assert_eq(redis_url_parse(&u, "redis://:@h:1", err, sizeof err), 0);
+    cr_assert_null(u.pass, "an empty password counts as none");
+    redis_url_free(&u);
+    cr_assert_eq(redis_url_parse(&u, "unix:///run/redis.sock", err, sizeof err), 0);
+    cr_assert_str_eq(u.unix_path, "/run/redis.sock");
+    redis_url_free(&u);
+}
+
+Test(url, parse_refused, .description = "redis_url_parse refuses malformed URLs with a reason and leaves nothing allocated")
+{
+    const char *bad[] = {"http://x:1", "redis://", "redis://host:0", "redis://host:99999",
+                         "redis://host:12x", "redis://host:1/db", "unix:", "rediss://h:1",
+                         "redis://h:", "redis://[::1", "redis://h:1/1000001", "redis://a b:1",
+                         "redis://u:p@", "redis://h:1/-1", NULL};
+    for (size_t i = 0; bad[i]; i++) {
+        redis_url u;
+        char err[160] = "";
+        cr_assert_eq(redis_url_parse(&u, bad[i], err, sizeof err), -1, "%s accepted", bad[i]);
+        cr_assert(err[0], "%s: no reason", bad[i]);
+        cr_assert(!u.host && !u.pass && !u.user && !u.unix_path);
+    }
+    redis_url u;
+    cr_assert_eq(redis_url_parse(&u, NULL, NULL, 0), -1);
+}
+
