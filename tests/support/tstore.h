@@ -24,22 +24,6 @@
 #include "store.h"
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/lsan_interface.h>
-/* STORE_TEST defines each case twice, as memory/<name> and redis/<name> */
-#define STORE_TEST(name, desc)                                     \
-    static void name(void);                                        \
-    Test(memory, name, .description = desc, .fini = fini)          \
-    {                                                              \
-        setup(0, 0);                                               \
-        name();                                                    \
-        teardown();                                                \
-    }                                                              \
-    Test(redis, name, .description = desc, .fini = fini)           \
-    {                                                              \
-        setup(1, 0);                                               \
-        name();                                                    \
-        teardown();                                                \
-    }                                                              \
-    static void name(void)
 
 #endif
 #define WAIT_MS 10000
