@@ -22,7 +22,31 @@ static store_game codec_sample(void)
     g.rematch[1] = 1;
     g.rematch_id = 4243;
     g.deadline_ms = INT64_MAX;
+    /* format 2 */
+    strcpy(g.name[0], "Ana \"the\" \xc3\xa9" "clair");
+    strcpy(g.name[1], "\xf0\x9f\x98\x80 Ben");
+    strcpy(g.rematch_name[1], "Benjamin");
+    g.series[0] = 5, g.series[1] = 2, g.series[2] = 1, g.series[3] = 0xffffffffu;
+    g.started_ms = 123456790;
+    g.times[0] = 0, g.times[1] = 1500, g.times[2] = 1500;
     return g;
+}
+
+/* The fields format 2 added, compared (game_eq knows format 1's). */
+static int v2_eq(const store_game *a, const store_game *b)
+{
+    return strcmp(a->name[0], b->name[0]) == 0 && strcmp(a->name[1], b->name[1]) == 0 &&
+           strcmp(a->rematch_name[0], b->rematch_name[0]) == 0 &&
+           strcmp(a->rematch_name[1], b->rematch_name[1]) == 0 &&
+           memcmp(a->series, b->series, sizeof(a->series)) == 0 &&
+           a->started_ms == b->started_ms && memcmp(a->times, b->times, sizeof(a->times)) == 0;
+}
+
+/* Bytes format 2 appends to format 1 for g. */
+static size_t v2_tail(const store_game *g)
+{
+    return 4 + strlen(g->name[0]) + strlen(g->name[1]) + strlen(g->rematch_name[0]) +
+           strlen(g->rematch_name[1]) + 16 + 8 + 4 * (size_t)g->st.ply;
 }
 
 Test(codec, roundtrip, .description = "rec_encode then rec_decode gives back every stored field")
@@ -31,13 +55,57 @@ Test(codec, roundtrip, .description = "rec_encode then rec_decode gives back eve
     uint8_t buf[REC_MAX];
     size_t n = rec_encode(&g, g.id, g.version, g.kind, buf);
     cr_assert(n > 0 && n <= REC_MAX, "length %zu", n);
+    cr_assert_eq(buf[0], 2, "format 2 is written");
     cr_assert_eq(rec_decode(buf, n, &back), 0);
     cr_assert(game_eq(&g, &back), "a field did not survive");
+    cr_assert(v2_eq(&g, &back), "a format-2 field did not survive");
     /* at most 4 holders per seat are kept, as documented */
     g.seat[1].nholders = 9;
     n = rec_encode(&g, g.id, g.version, g.kind, buf);
     cr_assert_eq(rec_decode(buf, n, &back), 0);
     cr_assert_eq(back.seat[1].nholders, STORE_MAX_HOLDERS);
+}
+
+Test(codec, largest, .description = "the largest record (4 holders a seat, 96-byte names, "
+     "9 times) fits REC_MAX and round-trips")
+{
+    store_game g = codec_sample(), back;
+    uint8_t buf[REC_MAX];
+    for (int i = 0; i < 2; i++) {
+        g.seat[i].nholders = STORE_MAX_HOLDERS;
+        memset(g.name[i], 'n', STORE_NAME_MAX);
+        g.name[i][STORE_NAME_MAX] = '\0';
+        memset(g.rematch_name[i], 'r', STORE_NAME_MAX);
+        g.rematch_name[i][STORE_NAME_MAX] = '\0';
+    }
+    g.st.ply = 9;
+    for (int i = 0; i < 9; i++)
+        g.st.moves[i] = (uint8_t)i, g.times[i] = 1000u * (uint32_t)i;
+    size_t n = rec_encode(&g, g.id, g.version, g.kind, buf);
+    cr_assert_eq(n, 639, "largest record is %zu bytes", n);
+    cr_assert_leq(n, REC_MAX);
+    cr_assert_eq(rec_decode(buf, n, &back), 0);
+    cr_assert(game_eq(&g, &back) && v2_eq(&g, &back));
+}
+
+Test(codec, format1_still_read, .description = "a format-1 record (what older processes wrote) "
+     "decodes: its fields as written, names empty, series, start and times 0; cut short, refused")
+{
+    store_game g = codec_sample(), back;
+    uint8_t buf[REC_MAX];
+    size_t n = rec_encode(&g, g.id, g.version, g.kind, buf);
+    /* format 1 is format 2's first part with first byte 1 (store_codec.h) */
+    size_t n1 = n - v2_tail(&g);
+    buf[0] = 1;
+    cr_assert_eq(rec_decode(buf, n1, &back), 0, "a format-1 record of %zu bytes refused", n1);
+    cr_assert(game_eq(&g, &back), "a format-1 field did not survive");
+    store_game empty = {0};
+    cr_assert(v2_eq(&empty, &back), "format-2 fields of a format-1 record are not empty");
+    for (size_t k = 0; k < n1; k++)
+        cr_assert_eq(rec_decode(buf, k, &back), -1, "%zu of %zu format-1 bytes accepted", k, n1);
+    cr_assert_eq(rec_decode(buf, n1 + 1, &back), -1, "a format-1 record with a byte more accepted");
+    /* and a format-2 record whose first byte says 1 is one with trailing bytes */
+    cr_assert_eq(rec_decode(buf, n, &back), -1);
 }
 
 Test(codec, truncated_and_long, .description = "every truncation of a record, and one byte more, is refused")
@@ -65,7 +133,7 @@ Test(codec, hostile_values, .description = "format, nholders, ply, cells, status
     /* offsets in format 1: 0 format, 1 id, 9 version, 17 x, 19 o, 21 moves,
      * 30 ply, 31 status, 32 result, 33 winner, 34 line, 37 seat X */
     struct { size_t off; uint8_t v; const char *what; } bad[] = {
-        {0, 2, "format 2"}, {30, 10, "ply 10"}, {21, 9, "move cell 9"}, {31, 3, "status 3"},
+        {0, 3, "format 3"}, {0, 0, "format 0"}, {30, 10, "ply 10"}, {21, 9, "move cell 9"}, {31, 3, "status 3"},
         {32, 5, "result 5"}, {33, 3, "winner 3"}, {34, 9, "line cell 9"}, {18, 0x02, "x mask > 9 bits"},
         {37, 2, "taken 2"}, {39, 5, "nholders 5"},
     };
@@ -75,6 +143,19 @@ Test(codec, hostile_values, .description = "format, nholders, ply, cells, status
         copy[bad[i].off] = bad[i].v;
         cr_assert_eq(rec_decode(copy, n, &back), -1, "%s accepted", bad[i].what);
     }
+    /* format 2's fields: a name too long, a NUL in a name, times decreasing */
+    size_t name0 = n - v2_tail(&g);   /* the length byte of X's name */
+    uint8_t copy[REC_MAX];
+    memcpy(copy, buf, n);
+    copy[name0] = STORE_NAME_MAX + 1;
+    cr_assert_eq(rec_decode(copy, n, &back), -1, "a 97-byte name accepted");
+    memcpy(copy, buf, n);
+    copy[name0 + 2] = 0;
+    cr_assert_eq(rec_decode(copy, n, &back), -1, "a NUL inside a name accepted");
+    store_game d = g;
+    d.times[2] = 1499;
+    n = rec_encode(&d, d.id, d.version, d.kind, copy);
+    cr_assert_eq(rec_decode(copy, n, &back), -1, "decreasing times accepted");
     uint8_t zero_id[REC_MAX];
     n = rec_encode(&g, 0, g.version, g.kind, zero_id);
     cr_assert_eq(rec_decode(zero_id, n, &back), -1, "id 0 accepted");
