@@ -16,6 +16,7 @@ RULES=(
   "proto|server/proto.c server/proto.h|^(uv\.h|libwebsockets\.h|hiredis/.*|store.*\.h|gm.*\.h|srv\.h|http.*\.h|redis_.*\.h)$"
   "store|server/store*.c server/store*.h server/redis_*.c server/redis_*.h|^(libwebsockets\.h|jansson\.h|gm.*\.h|srv\.h|proto\.h|http.*\.h)$"
   "gm|server/gm.c server/gm.h server/gm_rules.* server/gm_op.* server/gm_kinds.* server/gm_room.* server/gm_core.h|^(uv\.h|gm_uv\.h|libwebsockets\.h|jansson\.h|hiredis/.*|srv\.h|http.*\.h|redis_.*\.h|store_codec\.h|lim\.h|ws_msg\.h)$"
+  "http|server/http.c server/http.h server/metrics.* server/srv_stats.h|^(srv\.h|store.*\.h|redis_.*\.h|hiredis/.*|jansson\.h)$"
   "pure|server/msg.* server/token.* server/log.* server/ws_msg.* server/lim.* server/redis_url.* server/store_codec.* server/web_files.*|^(uv\.h|libwebsockets\.h|jansson\.h|hiredis/.*|gm.*\.h|srv\.h)$"
 )
 # libraries that only one module may touch: name | ERE | files allowed
@@ -62,7 +63,8 @@ self_test() {
   for case in "server/gm.c|#include <libwebsockets.h>" "server/gm_rules.c|#include <uv.h>" \
               "server/store.c|#include <jansson.h>" "game/game.c|#include \"proto.h\"" \
               "server/gm_room.c|#include \"srv.h\"" "server/srv.c|#include <hiredis/hiredis.h>" \
-              "server/proto.c|#include \"store.h\""; do
+              "server/proto.c|#include \"store.h\"" "server/http.c|#include \"srv.h\"" \
+              "server/metrics.c|#include \"srv.h\""; do
     IFS='|' read -r file line <<<"$case"
     n=$((n + 1))
     cp "$src/$file" "$tmp/$file.orig"
