@@ -1,4 +1,4 @@
-/* test_server_errors.c -- the wire contract (shared/PROTOCOL.md) against a real
+/* test_server_errors.c -- the wire contract (docs/protocol.md) against a real
  * ttt-server process: every error code of the contract, resume after a drop, and the
  * abandon / wait time-outs.
  * Split from the former test_server.c; the harness (servers, clients,
@@ -186,7 +186,7 @@ Test(errors, stale, .description = "a ply that is not the game's: stale (before 
     json_t *st0 = t_api_game(x.gid);
     SEND(x.w, "{\"type\":\"move\",\"game_id\":%lld,\"cell\":0,\"ply\":1,\"id\":\"s1\"}", x.gid);
     EXPECT_ERROR(x.w, "stale", "s:s1");
-    /* O out of turn with a wrong ply: stale comes first (COMMON.md precedence) */
+    /* O out of turn with a wrong ply: stale comes first (docs/protocol.md, "order of checks") */
     SEND(o.w, "{\"type\":\"move\",\"game_id\":%lld,\"cell\":0,\"ply\":3,\"id\":\"s2\"}", x.gid);
     EXPECT_ERROR(o.w, "stale", "s:s2");
     EXPECT_NONE(x.w);

@@ -1,5 +1,5 @@
 /* tsrv.h -- the shared harness of the test_server_* binaries, which test the
- * wire contract (shared/PROTOCOL.md) against a real ttt-server process over
+ * wire contract (docs/protocol.md) against a real ttt-server process over
  * real WebSockets and HTTP. ctest runs every binary twice: with the
  * in-memory store and with TTT_TEST_STORE=redis, where every server gets a
  * real redis-server of its own.
