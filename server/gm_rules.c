@@ -215,8 +215,11 @@ void gm_rules_rematch_game(const gm_ctx *cx, const gm_seat_args *a, const store_
     if (!sa.name[0])
         memcpy(sa.name, old->name[was], sizeof(sa.name));
     gm_rules_new_game(cx, &sa, mine, STORE_KIND_REMATCH, 0, out);
-    /* the opponent asked first (with a name, or keeping theirs) */
-    memcpy(out->name[theirs], old->rematch[1 - was] ? old->rematch_name[1 - was] : old->name[1 - was],
+    /* the opponent asked first, with a name or keeping theirs (an ask an
+     * older process saved has no rematch name: theirs, then) */
+    int opp = 1 - was;
+    memcpy(out->name[theirs],
+           old->rematch[opp] && old->rematch_name[opp][0] ? old->rematch_name[opp] : old->name[opp],
            sizeof(out->name[0]));
     /* per player, not per mark: the new X is the old O */
     uint32_t s[4];

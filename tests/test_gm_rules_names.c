@@ -204,6 +204,25 @@ Test(names, times_computer, .description = "against the computer the game plays 
     series_is(&r, 1, 1, 0, 0, __LINE__);   /* the computer's win is X's now */
 }
 
+Test(names, rematch_legacy_ask, .description = "an ask saved by an older process (no rematch "
+     "name in its record) carries the asker's name of the finished game")
+{
+    gm_ctx cx = ctx_at(NOW, SELF);
+    gm_seat_args x = named_seat(1, "Ana"), o = named_seat(2, "Ben");
+    store_game g;
+    gm_rules_create(&cx, &x, &g);
+    cr_assert_eq(gm_rule_join(&cx, &o, &g), GM_MUT_SAVE);
+    cr_assert_eq(gm_rule_resign(&cx, GAME_O, &g), GM_MUT_SAVE);
+    g.rematch[1] = 1;   /* Ben asked, through a format-1 writer */
+    gm_seat_args a = named_seat(3, "");
+    a.mark = GAME_X;
+    uint64_t rng = 1;
+    store_game r;
+    gm_rules_rematch_game(&cx, &a, &g, &rng, &r);
+    cr_assert_str_eq(r.name[0], "Ben");
+    cr_assert_str_eq(r.name[1], "Ana");
+}
+
 Test(names, times_legacy_record, .description = "a game an older process started (no start "
      "time in its format-1 record) times its moves from its creation")
 {
