@@ -31,7 +31,7 @@ static gm_args *args_as(gm_op *op, gm_args_tag tag)
 {
     gm_args *a = gm_op_args(op);
     assert(a->tag == tag);
-    (void)tag;   /* without NDEBUG's assert, in the release build */
+    (void)tag;   /* unused once NDEBUG removes the assert (release build) */
     return a;
 }
 
