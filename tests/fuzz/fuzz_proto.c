@@ -7,7 +7,10 @@
  *   - an accepted request holds its fields in the documented ranges;
  *   - every encoder's output parses back to the same fields (round trip),
  *     so what the server says is always something its clients can read;
- *   - an error reply can always be built and echoes the parsed "id".
+ *   - an error reply can always be built and echoes the parsed "id";
+ *   - a name is kept only on the four requests that take one, and only as
+ *     the contract's rule leaves it; a state's names, series and times
+ *     come back the same from proto_encode_state_full.
  * A broken promise is an abort(), which libFuzzer reports like a crash, with
  * the input saved for replay (fuzz_proto crash-<sha1>).
  *
@@ -80,6 +83,17 @@ static void check_request_fields(const proto_req *r)
     }
     if (r->type == PROTO_CREATE)
         CHECK(r->level == GAME_AI_EASY || r->level == GAME_AI_PERFECT);
+    /* a name is kept only where the contract has one, and only as the rule
+     * leaves it: trimmed, 1..24 code points, no control character */
+    CHECK(memchr(r->name, '\0', sizeof r->name) != NULL);
+    switch (r->type) {
+    case PROTO_CREATE: case PROTO_JOIN: case PROTO_QUICK: case PROTO_REMATCH:
+        CHECK(r->name[0] == '\0' || proto_name_valid(r->name));
+        break;
+    default:
+        CHECK(r->name[0] == '\0');
+        break;
+    }
 }
 
 /* The client-side encoder must say the same request again. A resume token
@@ -112,6 +126,7 @@ static void roundtrip_request(const proto_req *r)
         CHECK(back.token_len == r->token_len);
         CHECK(memcmp(back.token, r->token, r->token_len) == 0);
     }
+    CHECK(strcmp(back.name, r->name) == 0);
 }
 
 /* The server's replies to this request, built from its fields. */
@@ -180,6 +195,19 @@ static void roundtrip_state(const proto_server_msg *m)
         CHECK(back.turn == (m->st.ply % 2 ? GAME_O : GAME_X));
     else
         CHECK(back.turn == GAME_NONE);
+    CHECK(!back.has_names && !back.has_series && !back.has_times);   /* version 1 only */
+
+    /* with the additions: what the parser accepted comes back the same */
+    proto_state_more more = {{m->names[0], m->names[1]},
+                             {m->series[0], m->series[1], m->series[2], m->series[3]},
+                             m->has_times ? m->times : NULL};
+    block = proto_encode_state_full(&ps, &more, HEADROOM, &len);
+    reparse_server(block, len, PROTO_S_STATE, &back);
+    CHECK(back.has_names && back.has_series && back.has_times);
+    CHECK(strcmp(back.names[0], m->names[0]) == 0 && strcmp(back.names[1], m->names[1]) == 0);
+    CHECK(memcmp(back.series, m->series, sizeof back.series) == 0);
+    for (int i = 0; i < m->st.ply; i++)
+        CHECK(back.times[i] == (m->has_times ? m->times[i] : 0));
 }
 
 static void roundtrip_server(const proto_server_msg *m)
