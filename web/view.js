@@ -141,13 +141,16 @@ function seriesText(g) {
     (d ? ', ' + d + (d === 1 ? ' draw' : ' draws') : '');
 }
 
-// "Ana (X) vs Ben (O)" over the status line, once anyone in the game has a name.
+// "X: Ana (you) vs O: Ben" over the status line, once anyone in the game has a name.
 function matchupText(g) {
   const s = g.state;
   if (!nameOf(s, 'X') && !nameOf(s, 'O')) return '';
   const side = (mark) => {
-    const n = nameOf(s, mark) || (s.players && s.players[mark] === 'open' ? 'nobody yet' : mark);
-    return n + ' (' + mark + (mark === g.mark ? ', you' : '') + ')';
+    const n = nameOf(s, mark);
+    const me = mark === g.mark;
+    const who = n ? n + (me ? ' (you)' : '') : me ? 'you' :
+      s.players && s.players[mark] === 'open' ? 'nobody yet' : 'no name';
+    return mark + ': ' + who;
   };
   return side('X') + ' vs ' + side('O');
 }
@@ -209,8 +212,8 @@ export function createView(model, on) {
     server: $('server'), toast: $('toast'), home: $('home'),
     nameForm: $('name-form'), nameInput: $('name-input'), nameAsk: $('name-ask'),
     nameSkip: $('name-skip'), nameShow: $('name-show'), nameText: $('name-text'),
-    nameChange: $('name-change'), matchup: $('matchup'), series: $('series'),
-    replayLink: $('replay-link'), shareLabel: $('share-label')
+    nameChange: $('name-change'), namePrefix: $('name-prefix'), matchup: $('matchup'),
+    series: $('series'), replayLink: $('replay-link'), shareLabel: $('share-label')
   };
   const cells = [];
   let toastTimer = 0;
@@ -299,7 +302,8 @@ export function createView(model, on) {
     ui.nameAsk.hidden = model.nameAsked;
     ui.nameSkip.hidden = model.nameAsked && !model.name;
     ui.nameSkip.textContent = model.nameAsked ? 'Cancel' : 'Not now';
-    ui.nameText.textContent = model.name || 'no name';
+    ui.namePrefix.textContent = model.name ? 'Playing as ' : '';
+    ui.nameText.textContent = model.name || 'No name: others see you as X or O';
     ui.nameText.classList.toggle('muted', !model.name);
     ui.nameChange.textContent = model.name ? 'Change' : 'Set a name';
   }

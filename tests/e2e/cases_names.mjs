@@ -283,6 +283,11 @@ async function series(c) {
     let s = await waitSnap(ben, (x) => x.id === g2 && x.mark === 'X', 'Ben is X in game 2');
     check(s.seatX.includes('Ben') && s.seatO.includes('Ana'), `game 2 seats ${s.seatX} / ${s.seatO}`);
     await seriesSeen(ben, 'Ben 0 \u2013 1 Ana', 'Ben while game 2 runs');
+    // A reload resumes the seat with its name and the score.
+    await ben.reload();
+    await waitSnap(ben, (x) => x.id === g2 && x.mark === 'X' && x.seatX.includes('Ben') &&
+                   x.seatO.includes('Ana') && x.series === 'Series: Ben 0 \u2013 1 Ana',
+                   'Ben back in game 2 after a reload, names and score as they were');
     await playGame({ X: ben, O: ana }, G1);
     await checkFinal(ben, two.port, g2, 'win', 'X');
     await seriesSeen(ana, 'Ana 1 \u2013 1 Ben', 'Ana after game 2');
