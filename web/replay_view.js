@@ -6,11 +6,11 @@
 import { boardAt, clockAt, lineAt, markOf, stepCount, waitBefore } from './replay.js';
 import { MARK_SVG, gameUrl, resultText, seatLabel } from './view.js';
 
+// The game's clock as m:ss.t (rounded to tenths first, so 59.96 s is 1:00.0, not 0:60.0).
 function fmtClock(ms) {
-  const s = ms / 1000;
-  const m = Math.floor(s / 60);
-  const rest = (s - m * 60).toFixed(1);
-  return m + ':' + (rest.length < 4 ? '0' : '') + rest;
+  const t = Math.round(ms / 100);
+  const m = Math.floor(t / 600), sec = Math.floor(t / 10) % 60;
+  return m + ':' + (sec < 10 ? '0' : '') + sec + '.' + (t % 10);
 }
 
 function cellName(i) {
