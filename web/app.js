@@ -16,9 +16,10 @@ const REPLAY_LOAD_MS = 10000;     // a replay that has not loaded by then is rep
 
 const model = createModel();
 let listTimer = 0;
+let joinAfterName = 0;            // a linked game to join once the player was asked for a name
 const conn = createConnection({ onStateChange: onStateChange, onMessage: onMessage });
 const view = createView(model, {
-  create: create, quick: quick, join: joinOrWatch, open: (id) => showGame(id),
+  create: create, quick: quick, join: joinFromLobby, open: (id) => showGame(id),
   lobby: () => showLobby(), move: move, resign: resign, rematch: rematch,
   replay: (id) => showReplay(id), name: setName
 });
@@ -131,6 +132,11 @@ function setName(text) {
   }
   model.setName(c.name);
   view.renderName();
+  const id = joinAfterName;
+  joinAfterName = 0;
+  if (id && model.wanted === id) {
+    if (model.connected) joinOrWatch(id);
+  }
   return true;
 }
 
@@ -142,13 +148,22 @@ function named(msg) {
 
 /* ---- Requests. `req.show`: put the game on screen when the reply comes. ----------------- */
 
+// The player chose something else than the linked game waiting for their name.
+function dropLinkedJoin() {
+  if (!joinAfterName) return;
+  model.unwant(joinAfterName);
+  joinAfterName = 0;
+}
+
 function create(vs, level) {
+  dropLinkedJoin();
   const msg = { type: 'create', vs: vs };
   if (vs === 'computer') msg.level = level;
   send(named(msg), { show: true, vs: vs, level: level });
 }
 
 function quick() {
+  dropLinkedJoin();
   send(named({ type: 'quick' }), { show: true, vs: 'human' });
 }
 
@@ -172,11 +187,21 @@ function resume(g, show) {
 }
 
 // Opening /?game=ID: the seat this tab holds, else the free seat, else a spectator's place.
+// A player who follows a link before ever being asked for a name is asked first: the seat
+// would keep no name for good.
 function enterFromUrl(id) {
   model.want(id);
   const g = model.seatFromStorage(id);
   if (g) resume(g, true);
-  else joinOrWatch(id);
+  else if (!model.nameAsked) {
+    joinAfterName = id;
+    view.askName(id);
+  } else joinOrWatch(id);
+}
+
+function joinFromLobby(id) {
+  dropLinkedJoin();
+  joinOrWatch(id);
 }
 
 function joinOrWatch(id) {
@@ -276,6 +301,7 @@ function showGame(id, fromHistory) {
 }
 
 function showLobby(fromHistory) {
+  dropLinkedJoin();
   model.show(null);
   replayView.hide();
   if (!fromHistory) setPageGame(null, pageGameId() !== 0 || pageReplayId() !== 0);
@@ -288,6 +314,7 @@ function showLobby(fromHistory) {
 // The replay screen for game `id`, loaded over HTTP (GET /api/games/{id}): it needs no seat and
 // no WebSocket, so a link works on any process for as long as the game is readable.
 function showReplay(id, fromHistory) {
+  dropLinkedJoin();
   model.show(null);
   model.want(0);
   stopList();

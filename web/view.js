@@ -220,6 +220,7 @@ export function createView(model, on) {
   let resignTimer = 0;
   let resignArmed = false;
   let editingName = false;
+  let askFor = 0;                 // the game a link asked to join, waiting for the name
 
   function toast(text) {
     ui.toast.textContent = text;
@@ -296,16 +297,29 @@ export function createView(model, on) {
 
   // Asked once (nothing stored yet), then "Playing as Ana" with a Change button.
   function renderName() {
+    if (model.nameAsked) askFor = 0;
     const asking = !model.nameAsked || editingName;
     ui.nameForm.hidden = !asking;
     ui.nameShow.hidden = asking;
     ui.nameAsk.hidden = model.nameAsked;
-    ui.nameSkip.hidden = model.nameAsked && !model.name;
+    ui.nameAsk.textContent = (askFor ? 'Before you join game ' + askFor + ': what' : 'What') +
+      ' should other players call you? It is kept in this browser.';
     ui.nameSkip.textContent = model.nameAsked ? 'Cancel' : 'Not now';
     ui.namePrefix.textContent = model.name ? 'Playing as ' : '';
     ui.nameText.textContent = model.name || 'No name: others see you as X or O';
     ui.nameText.classList.toggle('muted', !model.name);
     ui.nameChange.textContent = model.name ? 'Change' : 'Set a name';
+  }
+
+  // A link to game `id` is about to take a seat for a player never asked for a name: ask first,
+  // on the lobby (its open list and buttons stay usable), since a seat's name cannot change.
+  function askName(id) {
+    askFor = id;
+    disarmResign();
+    ui.game.hidden = true;
+    ui.lobby.hidden = false;
+    renderName();
+    ui.nameInput.focus({ preventScroll: true });
   }
 
   function editName(on_) {
@@ -591,6 +605,6 @@ export function createView(model, on) {
   setButtons();
   renderName();
 
-  return { render, renderMine, renderOpenGames, renderConn, renderName, setButtons, showGame,
-           showLobby, hideAll, toast };
+  return { render, renderMine, renderOpenGames, renderConn, renderName, askName, setButtons,
+           showGame, showLobby, hideAll, toast };
 }

@@ -4,8 +4,8 @@
 
 import fs from 'node:fs';
 import { check, startServer, startRedis, stop, waitExit, REDIS_SERVER } from './lib/procs.mjs';
-import { newTab, snapshot, waitSnap, waitFor, clickTestid, openHome, sel, valueOf,
-         checkNoConsoleErrors, overflowsX, shot, PHONE, DESKTOP } from './lib/browser.mjs';
+import { newTab, waitSnap, waitFor, clickTestid, openHome, sel, valueOf,
+         checkNoConsoleErrors, overflowsX, shot, passNamePrompt, PHONE, DESKTOP } from './lib/browser.mjs';
 import { checkFinal, firstEmpty, sensible, playVsComputer, playTurn } from './lib/game.mjs';
 
 async function perfect(c) {
@@ -62,6 +62,8 @@ async function friend(c) {
   }, gid), `game ${gid} in the open games list`);
   check(row.includes('waiting'), `open games row ${JSON.stringify(row)} shows no age`);
   await b.goto(share);
+  // Nobody in this browser gave a name yet: the link asks before it takes the seat.
+  await passNamePrompt(b, gid, true);
   s = await waitSnap(b, (x) => x.game && x.status === 'playing', 'tab B joined and playing');
   check(s.mark === 'O' && s.turn === 'opponent', `B: mark ${s.mark} turn ${s.turn}`);
 
@@ -161,6 +163,7 @@ async function restart(c) {
     const gid = (await waitSnap(a, (x) => x.game && x.status === 'waiting', 'A waits')).id;
     const b = await newTab(c.ctx);
     await b.goto(`${base}/?game=${gid}`);
+    await passNamePrompt(b, gid, false);
     await waitSnap(b, (x) => x.game && x.mark === 'O', 'B joined');
     await playTurn(a, 'X', 0);
     await playTurn(b, 'O', 4);

@@ -153,6 +153,21 @@ export async function openHome(page, base) {
                 'lobby buttons enabled');
 }
 
+/* After following a link to a game: a player never asked for a name is asked before the page
+ * takes a seat. `expect` true: the question must come (and is answered "Not now"); false: it
+ * may (a case run alone, before any other in this browser); either way the page goes on. */
+export async function passNamePrompt(page, gid, expect) {
+  const seen = await waitFor(page, (p) => p.evaluate((id) => {
+    const f = document.querySelector('[data-testid="name-form"]');
+    const ask = document.querySelector('[data-testid="name-ask"]');
+    if (f && !f.hidden && ask && !ask.hidden && ask.textContent.includes('join game ' + id)) return 'ask';
+    const g = document.querySelector('[data-testid="game"]');
+    return g && !g.hidden && g.dataset.gameId === String(id) ? 'game' : null;
+  }, gid), `game ${gid} or the name question before joining it`);
+  check(seen === 'ask' || !expect, `joined game ${gid} without asking for a name first`);
+  if (seen === 'ask') await page.click(sel('name-skip'));
+}
+
 // The page scrolls sideways: something is wider than the screen.
 export function overflowsX(page) {
   return page.evaluate(() => document.documentElement.scrollWidth >
