@@ -14,11 +14,21 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startServer, stop } from './lib/procs.mjs';
-import { launchBrowser, newTab, openHome, shot } from './lib/browser.mjs';
-import { PLAY_CASES, LAST_CASES } from './cases_play.mjs';
-import { NAME_CASES } from './cases_names.mjs';
+
+// puppeteer-core is installed next to this file by `deploy/install-deps.sh --test` (npm ci);
+// without it, say so instead of failing on an import.
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+if (!fs.existsSync(path.join(HERE, 'node_modules', 'puppeteer-core', 'package.json'))) {
+  console.error(`run.mjs: no puppeteer-core in ${HERE}/node_modules: run deploy/install-deps.sh --test`);
+  console.log('e2e: 0 passed, 1 failed (setup)');
+  process.exit(1);
+}
+const { launchBrowser, newTab, openHome, shot } = await import('./lib/browser.mjs');
+const { PLAY_CASES, LAST_CASES } = await import('./cases_play.mjs');
+const { NAME_CASES } = await import('./cases_names.mjs');
 
 const CASES = [...PLAY_CASES, ...NAME_CASES, ...LAST_CASES];
 
