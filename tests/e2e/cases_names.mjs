@@ -13,6 +13,7 @@ import { checkFinal, firstEmpty, playVsComputer, playTurn } from './lib/game.mjs
 
 const HTML_NAME = '<svg onload=alert(1)>';        // 21 characters: the contract allows it
 const TOO_LONG = '<img src=x onerror=alert(1)>';  // 28: over 24, refused by the page itself
+const LONG = 'Wolfgang-Amadeus-Mozart!';          // 24, no space to wrap at
 
 /* ---- The replay screen ------------------------------------------------------------------- */
 
@@ -210,10 +211,31 @@ async function names(c) {
   s = await checkFinal(h, c.port, gid, 'resign', 'X');
   check(s.statusText.includes('Ana resigned'), `winner's status ${JSON.stringify(s.statusText)}`);
   check(s.series.includes(`${HTML_NAME} 1 \u2013 0 Ana`), `series ${JSON.stringify(s.series)}`);
-  for (const p of [a, h]) {
-    await checkNoMarkup(p, 'game');
-    checkNoConsoleErrors(p, 'names');
-  }
+  for (const p of [a, h]) await checkNoMarkup(p, 'game');
+
+  // A new name in the lobby goes with the next rematch (the contract: rematch sets the
+  // caller's name in the new game); 24 characters without a space still fit a phone.
+  await h.bringToFront();
+  await clickTestid(h, 'to-lobby');
+  await clickTestid(h, 'name-change');
+  await h.$eval(sel('name-input'), (e) => { e.value = ''; });
+  await h.type(sel('name-input'), LONG);
+  await h.click(sel('name-save'));
+  await waitFor(h, (p) => p.$eval(sel('name-text'), (e, n) => e.textContent === n, LONG), 'the new name');
+  check(!(await overflowsX(h)), 'the lobby scrolls sideways with a 24-character name');
+  await h.goBack();
+  await waitSnap(h, (x) => x.game && x.id === gid && x.status === 'over', 'back to the finished game');
+  await clickTestid(h, 'rematch');
+  await a.bringToFront();
+  await waitSnap(a, (x) => x.offer, 'Ana sees the rematch offer');
+  await clickTestid(a, 'rematch');
+  s = await waitSnap(h, (x) => x.id !== gid && x.status === 'playing', 'the rematch with the new name');
+  check(s.mark === 'O' && s.seatO.includes(LONG) && s.seatX.includes('Ana'),
+        `rematch seats ${s.seatX} / ${s.seatO}`);
+  check(s.series === `Series: ${LONG} 1 \u2013 0 Ana`, `rematch series ${JSON.stringify(s.series)}`);
+  await checkLayout(h, 'a 24-character name at 360 px');
+  await shot(h, c.shots, 'game-long-name-phone');
+  for (const p of [a, h]) checkNoConsoleErrors(p, 'names');
   await h.setViewport(DESKTOP);
   await shot(h, c.shots, 'game-named-desktop');
   for (const p of [a, h]) await p.browserContext().close();
