@@ -38,11 +38,11 @@ for p in "${want[@]}"; do
         missing+=("$p")
     fi
 done
-# dedupe while keeping order
 # npm: a Node.js that bundles it (as some distributions of nodejs do) must not get Debian's.
 if [ "${1:-}" = "--test" ] && ! command -v npm >/dev/null; then
     missing+=(npm)
 fi
+# dedupe while keeping order
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk 'NF && !seen[$0]++')
 
 # The end-to-end tests' npm packages, pinned by tests/e2e/package-lock.json; npm ci again only
