@@ -32,6 +32,7 @@ static const gm_op_kind *request_kind(gm_conn *c, const proto_req *req, gm_args 
         a->tag = GM_ARGS_SEAT;
         a->u.seat.level = req->level;
         a->u.seat.vs_computer = req->vs_computer;
+        memcpy(a->u.seat.name, req->name, sizeof(a->u.seat.name));
         return req->type == PROTO_CREATE ? &gm_kind_create
                : req->type == PROTO_QUICK ? &gm_kind_quick : &gm_kind_join;
     case PROTO_RESUME:
@@ -64,6 +65,7 @@ static const gm_op_kind *request_kind(gm_conn *c, const proto_req *req, gm_args 
         }
         a->tag = GM_ARGS_REMATCH;
         a->u.rematch.seat.mark = seat->role;
+        memcpy(a->u.rematch.seat.name, req->name, sizeof(a->u.rematch.seat.name));
         return &gm_kind_rematch;
     }
     default:

@@ -285,17 +285,19 @@ static void on_listed(void *ud, int status, const store_open_game *games, size_t
         return;
     }
     proto_game_entry stack[GM_LIST_MAX];
+    const char *names[GM_LIST_MAX];
     int64_t now = gm_now(op->gm);
     if (n > GM_LIST_MAX)
         n = GM_LIST_MAX;
     for (size_t i = 0; i < n; i++) {
         stack[i].game_id = games[i].id;
+        names[i] = games[i].name;   /* proto sends "" (or a name breaking the rule) as null */
         int64_t age = (now - games[i].created_ms) / 1000;
         stack[i].age_s = age < 0 ? 0 : age;
     }
     size_t len = 0;
-    gm_send_block(op->gm, op->conn, proto_encode_games(&op->reqid, stack, n, MSG_HEADROOM, &len),
-                  &len);
+    gm_send_block(op->gm, op->conn,
+                  proto_encode_games_named(&op->reqid, stack, names, n, MSG_HEADROOM, &len), &len);
     gm_op_finish(op);
 }
 
@@ -442,7 +444,7 @@ static const gm_op_kind kind_rematch_new, kind_link;
 static int mut_rematch(gm_op *op, store_game *rec)
 {
     gm_ctx cx = ctx_of(op);
-    return gm_rule_rematch(&cx, seat_of(op)->mark, rec, &op->note);
+    return gm_rule_rematch(&cx, seat_of(op)->mark, seat_of(op)->name, rec, &op->note);
 }
 
 /* both asked (or the other side is the computer): the new game follows */

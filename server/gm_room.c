@@ -50,8 +50,10 @@ void gm_reply_error(gm *g, gm_conn *c, const proto_id *id, proto_err e, const ch
 msg *gm_state_msg(const store_game *r)
 {
     proto_state ps = {r->id, &r->st, {gm_seat_view(r, 0), gm_seat_view(r, 1)}};
+    proto_state_more more = {{gm_name_view(r, 0), gm_name_view(r, 1)}, {0}, r->times};
+    gm_series_of(r, more.series);
     size_t len = 0;
-    return msg_wrap(proto_encode_state(&ps, MSG_HEADROOM, &len), &len);
+    return msg_wrap(proto_encode_state_full(&ps, &more, MSG_HEADROOM, &len), &len);
 }
 
 /* ---- connections and members ------------------------------------------------------ */

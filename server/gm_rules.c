@@ -25,7 +25,8 @@ int gm_visible_equal(const store_game *a, const store_game *b)
     if (x->board.x != y->board.x || x->board.o != y->board.o || x->ply != y->ply ||
         x->status != y->status || x->result != y->result || x->winner != y->winner)
         return 0;
-    return gm_seat_view(a, 0) == gm_seat_view(b, 0) && gm_seat_view(a, 1) == gm_seat_view(b, 1);
+    return gm_seat_view(a, 0) == gm_seat_view(b, 0) && gm_seat_view(a, 1) == gm_seat_view(b, 1) &&
+           strcmp(a->name[0], b->name[0]) == 0 && strcmp(a->name[1], b->name[1]) == 0;
 }
 
 int gm_rematch_only(const store_game *a, const store_game *b)
@@ -123,6 +124,49 @@ int gm_rules_stamp(const gm_ctx *cx, const store_game *cur, store_game *next)
     return cur->st.status != GAME_OVER && next->st.status == GAME_OVER;
 }
 
+static uint32_t sat_add(uint32_t a, uint32_t b)
+{
+    return a > UINT32_MAX - b ? UINT32_MAX : a + b;
+}
+
+void gm_series_of(const store_game *r, uint32_t out[4])
+{
+    memcpy(out, r->series, sizeof(r->series));
+    if (r->st.status != GAME_OVER)
+        return;
+    out[0] = sat_add(out[0], 1);
+    if (r->st.winner == GAME_X || r->st.winner == GAME_O)
+        out[r->st.winner] = sat_add(out[r->st.winner], 1);   /* resign and abandon too */
+    else if (r->st.result == GAME_RESULT_DRAW)
+        out[3] = sat_add(out[3], 1);
+}
+
+const char *gm_name_view(const store_game *r, int i)
+{
+    if (!r->seat[i].taken)
+        return NULL;
+    if (r->seat[i].computer)
+        return proto_computer_name(r->level);
+    return r->name[i][0] ? r->name[i] : NULL;
+}
+
+/* The time of the move just made (the ply-th): ms since the game became
+ * playing, never less than the move before (clocks of two processes may
+ * disagree) nor past UINT32_MAX. A game an older process started (format-1
+ * record, no start time) counts from its creation. */
+static void stamp_move_time(const gm_ctx *cx, store_game *rec)
+{
+    int i = rec->st.ply - 1;
+    if (i < 0 || i >= GAME_CELLS)
+        return;
+    int64_t from = rec->started_ms ? rec->started_ms : rec->created_ms;
+    int64_t t = cx->now - from;
+    int64_t prev = i ? rec->times[i - 1] : 0;
+    if (t < prev)
+        t = prev;
+    rec->times[i] = t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+}
+
 uint8_t gm_computer_to_move(const store_game *r)
 {
     game_mark turn = game_state_turn(&r->st);
@@ -139,7 +183,9 @@ void gm_rules_new_game(const gm_ctx *cx, const gm_seat_args *a, uint8_t mark, ui
     out->kind = kind;
     out->level = a->level;
     gm_seat_claim(&out->seat[mark - 1], a->hash, cx->self);
+    memcpy(out->name[mark - 1], a->name, sizeof(out->name[0]));
     out->created_ms = out->updated_ms = cx->now;
+    out->started_ms = waiting ? 0 : cx->now;
 }
 
 void gm_rules_create(const gm_ctx *cx, const gm_seat_args *a, store_game *out)
@@ -163,17 +209,33 @@ void gm_rules_rematch_game(const gm_ctx *cx, const gm_seat_args *a, const store_
 {
     uint8_t mine = (uint8_t)game_mark_other((game_mark)a->mark);
     int theirs = 2 - mine;   /* index of the other seat in the new game */
+    int was = a->mark - 1;   /* the caller's seat index in the old game */
     gm_seat_args sa = *a;
     sa.level = old->level;
+    if (!sa.name[0])
+        memcpy(sa.name, old->name[was], sizeof(sa.name));
     gm_rules_new_game(cx, &sa, mine, STORE_KIND_REMATCH, 0, out);
+    /* the opponent asked first, with a name or keeping theirs (an ask an
+     * older process saved has no rematch name: theirs, then) */
+    int opp = 1 - was;
+    memcpy(out->name[theirs],
+           old->rematch[opp] && old->rematch_name[opp][0] ? old->rematch_name[opp] : old->name[opp],
+           sizeof(out->name[0]));
+    /* per player, not per mark: the new X is the old O */
+    uint32_t s[4];
+    gm_series_of(old, s);
+    out->series[0] = s[0];
+    out->series[1] = s[2];
+    out->series[2] = s[1];
+    out->series[3] = s[3];
     out->seat[theirs].taken = 1;
     if (old->seat[a->mark == GAME_X ? 1 : 0].computer) {
         out->seat[theirs].computer = 1;
         if (theirs == 0) {
             /* the computer is X now and moves first */
             int cell = game_ai_move(&out->st.board, (game_ai_level)out->level, rng);
-            if (cell >= 0)
-                game_state_move(&out->st, GAME_X, cell);
+            if (cell >= 0 && game_state_move(&out->st, GAME_X, cell) == GAME_OK)
+                stamp_move_time(cx, out);
         }
     } else {
         /* reserved for the opponent, who claims it from wherever they are;
@@ -196,6 +258,8 @@ int gm_rule_join(const gm_ctx *cx, const gm_seat_args *a, store_game *rec)
     if (cx->held == GAME_X)
         return -PROTO_EGAME_FULL;   /* one connection cannot take both seats */
     gm_seat_claim(&rec->seat[1], a->hash, cx->self);
+    memcpy(rec->name[1], a->name, sizeof(rec->name[1]));
+    rec->started_ms = cx->now;
     /* the abandon clock of an absent creator starts when the game does */
     if (rec->seat[0].nholders == 0 && !rec->seat[0].computer)
         rec->seat[0].away_ms = cx->now;
@@ -252,14 +316,13 @@ static int not_playing(const store_game *rec)
 
 int gm_rule_move(const gm_ctx *cx, const gm_move_args *a, store_game *rec)
 {
-    (void)cx;
     int e = not_playing(rec);
     if (e)
         return e;
     if (a->ply >= 0 && a->ply != rec->st.ply)
         return -PROTO_ESTALE;
     switch (game_state_move(&rec->st, (game_mark)a->mark, a->cell)) {
-    case GAME_OK: return GM_MUT_SAVE;
+    case GAME_OK: stamp_move_time(cx, rec); return GM_MUT_SAVE;
     case GAME_ETURN: return -PROTO_ENOT_YOUR_TURN;
     case GAME_ETAKEN: return -PROTO_ECELL_TAKEN;
     case GAME_EOVER: return -PROTO_EGAME_OVER;
@@ -287,13 +350,13 @@ int gm_rule_probe(const gm_ctx *cx, store_game *rec)
 
 int gm_rule_computer(const gm_ctx *cx, uint64_t *rng, store_game *rec)
 {
-    (void)cx;
     uint8_t turn = gm_computer_to_move(rec);
     if (!turn)
         return GM_MUT_QUIET;
     int cell = game_ai_move(&rec->st.board, (game_ai_level)rec->level, rng);
     if (cell < 0 || game_state_move(&rec->st, (game_mark)turn, cell) != GAME_OK)
         return GM_MUT_QUIET;
+    stamp_move_time(cx, rec);
     return GM_MUT_SAVE;
 }
 
@@ -370,7 +433,8 @@ int gm_rule_claim(const gm_ctx *cx, const gm_seat_args *a, store_game *rec)
     return GM_MUT_SAVE;
 }
 
-int gm_rule_rematch(const gm_ctx *cx, uint8_t mark, store_game *rec, uint8_t *start)
+int gm_rule_rematch(const gm_ctx *cx, uint8_t mark, const char *name, store_game *rec,
+                    uint8_t *start)
 {
     (void)cx;
     int me = mark - 1, other = 1 - me;
@@ -386,6 +450,12 @@ int gm_rule_rematch(const gm_ctx *cx, uint8_t mark, store_game *rec, uint8_t *st
     if (rec->rematch[me])
         return GM_MUT_QUIET;
     rec->rematch[me] = 1;
+    /* the name this player takes into the new game, which the other
+     * player's ask will create */
+    const char *src = name && name[0] ? name : rec->name[me];
+    size_t n = strnlen(src, STORE_NAME_MAX);
+    memcpy(rec->rematch_name[me], src, n);
+    rec->rematch_name[me][n] = '\0';
     return GM_MUT_SAVE;
 }
 

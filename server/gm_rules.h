@@ -48,6 +48,7 @@ typedef struct gm_seat_args {
     uint8_t vs_computer;
     char token[TOKEN_LEN + 1]; /* handed out (or, for resume, checked) */
     uint8_t hash[TOKEN_HASH_LEN];
+    char name[STORE_NAME_MAX + 1]; /* the player's name as proto checked it, "" none */
 } gm_seat_args;
 
 typedef struct gm_move_args {
@@ -109,6 +110,13 @@ const char *gm_result_text(const store_game *r, char *buf, size_t len);
 /* Before a save of next (read as cur): stamp the time and the next
  * deadline. Returns 1 when this save ends the game. */
 int gm_rules_stamp(const gm_ctx *cx, const store_game *cur, store_game *next);
+/* The series a state of r shows: r->series, plus r itself once it is over
+ * (games, wins of this game's X player, of its O player, draws; counts stop
+ * at UINT32_MAX rather than wrap). */
+void gm_series_of(const store_game *r, uint32_t out[4]);
+/* The name a state shows for seat i: NULL for an open seat or none given,
+ * the computer's by its level. */
+const char *gm_name_view(const store_game *r, int i);
 /* The mark whose turn it is when the computer holds that seat, else 0. */
 uint8_t gm_computer_to_move(const store_game *r);
 
@@ -123,7 +131,9 @@ void gm_rules_create(const gm_ctx *cx, const gm_seat_args *a, store_game *out);
 void gm_rules_quick_game(const gm_ctx *cx, const gm_seat_args *a, store_game *out);
 /* The game that follows old: the caller (a->mark in old) swaps marks, the
  * other seat is the computer's (which moves first when it is X now) or
- * reserved, away, for the opponent. */
+ * reserved, away, for the opponent. Names: the caller's a->name, else the
+ * old one; the opponent's, the one it asked the rematch with. The series
+ * carries on from old's, swapped with the marks. */
 void gm_rules_rematch_game(const gm_ctx *cx, const gm_seat_args *a, const store_game *old,
                            uint64_t *rng, store_game *out);
 
@@ -136,6 +146,7 @@ int gm_rule_quick_join(const gm_ctx *cx, const gm_seat_args *a, store_game *rec,
 /* sets *mark to the seat the token opens */
 int gm_rule_resume(const gm_ctx *cx, const gm_seat_args *a, store_game *rec, uint8_t *mark);
 int gm_rule_watch(const gm_ctx *cx, store_game *rec);
+/* a move is stamped with its time in rec->times (never decreasing) */
 int gm_rule_move(const gm_ctx *cx, const gm_move_args *a, store_game *rec);
 int gm_rule_resign(const gm_ctx *cx, uint8_t mark, store_game *rec);
 /* a connection that holds no seat in the game */
@@ -150,9 +161,11 @@ int gm_rule_present(const gm_ctx *cx, uint8_t mark, store_game *rec);
 int gm_rule_timeout(const gm_ctx *cx, store_game *rec);
 /* take one's reserved seat a->mark in a rematch */
 int gm_rule_claim(const gm_ctx *cx, const gm_seat_args *a, store_game *rec);
-/* ask for a rematch; *start = 1 when the other side already has (or is the
- * computer): the new game follows, nothing is saved here */
-int gm_rule_rematch(const gm_ctx *cx, uint8_t mark, store_game *rec, uint8_t *start);
+/* ask for a rematch with name ("" keeps the name of this game); *start = 1
+ * when the other side already has (or is the computer): the new game
+ * follows, nothing is saved here */
+int gm_rule_rematch(const gm_ctx *cx, uint8_t mark, const char *name, store_game *rec,
+                    uint8_t *start);
 /* link the old game to its rematch; the first link wins */
 int gm_rule_link(const gm_ctx *cx, int64_t new_id, store_game *rec);
 

@@ -40,7 +40,7 @@
 
 #include <libwebsockets.h>
 
-#include "srv.h"
+#include "http.h"
 
 #include <stdarg.h>
 #include <errno.h>
@@ -51,7 +51,6 @@
 #include <uthash.h>
 
 #include "log.h"
-#include "metrics.h"
 #include "web_files.h"
 
 #define BODY_CHUNK 65536           /* body bytes handed to lws per write */
@@ -71,7 +70,7 @@ typedef enum { REQ_LOADING, REQ_WRITING, REQ_DRAINING } req_state;
 
 typedef struct http_req {
     struct lws *wsi;            /* NULL once detached: the connection went away */
-    struct http_files *f;       /* the registry it is in, while wsi is set */
+    struct http_server *f;      /* the registry it is in, while wsi is set */
     UT_hash_handle hh;          /* in f->reqs, keyed by wsi */
     req_state state;
     int status;
@@ -88,13 +87,14 @@ typedef struct http_req {
     uint8_t body_done;          /* HTTP_BODY_COMPLETION came once */
 } http_req;
 
-struct http_files {
+struct http_server {
+    http_options o;
     web_files *web;             /* the static files (web_files.c) */
     http_req *reqs;             /* requests in progress, by wsi */
+    uint64_t requests;          /* for /metrics */
 };
 
-http_files *srv_files(const srv *s);
-static void reqs_end_all(http_files *f);
+static void reqs_end_all(http_server *f);
 
 /* Nothing lives in lws' per-session data: see the top of the file. */
 size_t http_session_size(void) { return 0; }
@@ -102,16 +102,17 @@ size_t http_session_size(void) { return 0; }
  * default only 4 KiB): an answer the socket takes whole is done within its
  * LWS_CALLBACK_HTTP, which is what keeps pipelining intact */
 size_t http_tx_packet_size(void) { return BODY_CHUNK; }
-size_t http_files_count(const http_files *f) { return web_files_count(f->web); }
+size_t http_files_count(const http_server *f) { return web_files_count(f->web); }
 
-http_files *http_files_load(const char *dir, char *err, size_t errlen)
+http_server *http_new(const http_options *o, char *err, size_t errlen)
 {
-    http_files *f = calloc(1, sizeof(*f));
+    http_server *f = calloc(1, sizeof(*f));
     if (!f) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    f->web = web_files_load(dir, err, errlen);
+    f->o = *o;
+    f->web = web_files_load(o->web_dir, err, errlen);
     if (!f->web) {
         free(f);
         return NULL;
@@ -119,7 +120,7 @@ http_files *http_files_load(const char *dir, char *err, size_t errlen)
     return f;
 }
 
-void http_files_free(http_files *f)
+void http_free(http_server *f)
 {
     if (!f)
         return;
@@ -130,7 +131,7 @@ void http_files_free(http_files *f)
 
 /* ---- the request registry ---------------------------------------------------------------- */
 
-static http_req *req_find(http_files *f, struct lws *wsi)
+static http_req *req_find(http_server *f, struct lws *wsi)
 {
     http_req *r = NULL;
     HASH_FIND_PTR(f->reqs, &wsi, r);
@@ -146,7 +147,7 @@ static void req_free(http_req *r)
 
 /* The connection is gone or the request is done. A load still in flight
  * keeps the request and frees it when it completes (on_game_state). */
-static void req_end(http_files *f, http_req *r)
+static void req_end(http_server *f, http_req *r)
 {
     HASH_DEL(f->reqs, r);
     r->f = NULL;
@@ -155,7 +156,7 @@ static void req_end(http_files *f, http_req *r)
         req_free(r);
 }
 
-static void reqs_end_all(http_files *f)
+static void reqs_end_all(http_server *f)
 {
     http_req *r, *tmp;
     HASH_ITER(hh, f->reqs, r, tmp)
@@ -246,7 +247,7 @@ static int req_write(struct lws *wsi, http_req *r, int all)
 
 /* Ends the transaction. Only with nothing buffered in lws: lws 4.1 would
  * otherwise defer the completion and re-dispatch meanwhile (top of file). */
-static int req_complete(http_files *f, struct lws *wsi, http_req *r)
+static int req_complete(http_server *f, struct lws *wsi, http_req *r)
 {
     int close_after = r->close_after;
     req_end(f, r);
@@ -256,7 +257,7 @@ static int req_complete(http_files *f, struct lws *wsi, http_req *r)
 }
 
 /* One step of writing, from LWS_CALLBACK_HTTP or HTTP_WRITEABLE. */
-static int req_pump(http_files *f, struct lws *wsi, http_req *r)
+static int req_pump(http_server *f, struct lws *wsi, http_req *r)
 {
     switch (r->state) {
     case REQ_LOADING:
@@ -338,46 +339,27 @@ static int parse_game_id(const char *s, int64_t *id)
     return 0;
 }
 
-#ifndef TTT_VERSION
-#define TTT_VERSION "dev"
-#endif
-
-/* What /metrics shows, read from the live structs in one place so that
- * metrics.c only renders. */
-static void metrics_take(srv *s, metrics_snapshot *m)
-{
-    store *st = srv_store(s);
-    *m = (metrics_snapshot){
-        .instance = srv_opts(s)->instance,
-        .version = TTT_VERSION,
-        .store_backend = store_backend_name(st),
-        .store_instance = store_instance(st),
-        .store_up = store_is_up(st),
-        .store_lost = store_lost_count(st),
-        .store_latency_ms = store_latency_ms(st),
-        .net = *srv_get_stats(s),
-    };
-    gm_get_stats(srv_gm(s), &m->gm);
-}
-
-static int route(srv *s, http_req *r, const char *path)
+static int route(http_server *s, http_req *r, const char *path)
 {
     const char *prefix = "/api/games/";
-    store *st = srv_store(s);
     if (strcmp(path, "/healthz") == 0) {
-        int up = store_is_up(st) && !srv_draining(s);
+        http_health h = {0};
+        s->o.health(s->o.ud, &h);
+        int up = h.store_up && !h.draining;
         req_answer_text(r, up ? 200 : 503, "application/json",
                         "{\"status\":\"%s\",\"store\":\"%s\",\"store_up\":%s,\"draining\":%s,"
                         "\"instance\":%u,\"connections\":%llu}",
-                        up ? "ok" : "unavailable", store_backend_name(st),
-                        store_is_up(st) ? "true" : "false", srv_draining(s) ? "true" : "false",
-                        store_instance(st), (unsigned long long)srv_get_stats(s)->conns_now);
+                        up ? "ok" : "unavailable", h.store ? h.store : "",
+                        h.store_up ? "true" : "false", h.draining ? "true" : "false",
+                        h.instance, (unsigned long long)h.connections);
         return 0;
     }
     if (strcmp(path, "/metrics") == 0) {
         size_t len = 0;
         metrics_snapshot m;
-        metrics_take(s, &m);
+        memset(&m, 0, sizeof m);
+        s->o.metrics(s->o.ud, &m);
+        m.http_requests = s->requests;
         char *body = metrics_render(&m, &len);
         if (!body)
             return -1;
@@ -392,10 +374,10 @@ static int route(srv *s, http_req *r, const char *path)
             return 0;
         }
         r->state = REQ_LOADING;
-        gm_game_state(srv_gm(s), id, on_game_state, r);   /* may answer at once */
+        gm_game_state(s->o.gm, id, on_game_state, r);   /* may answer at once */
         return 0;
     }
-    const web_file *f = web_files_find(srv_files(s)->web, path);
+    const web_file *f = web_files_find(s->web, path);
     if (f) {
         req_answer(r, 200, f->mime, f->data, f->len);
         return 0;
@@ -427,9 +409,8 @@ static int has_body(struct lws *wsi)
     return atoll(v) != 0;
 }
 
-static int on_http(srv *s, struct lws *wsi, const char *in, size_t len)
+static int on_http(http_server *f, struct lws *wsi, const char *in, size_t len)
 {
-    http_files *f = srv_files(s);
     http_req *r = req_find(f, wsi);
     if (r) {
         /* lws 4.1 re-dispatching the request it is still serving, having
@@ -445,7 +426,7 @@ static int on_http(srv *s, struct lws *wsi, const char *in, size_t len)
         req_end(f, r);
         return -1;
     }
-    ((srv_stats *)srv_get_stats(s))->http_requests++;
+    f->requests++;
     r = calloc(1, sizeof(*r));
     if (!r)
         return -1;
@@ -479,7 +460,7 @@ static int on_http(srv *s, struct lws *wsi, const char *in, size_t len)
         size_t n = len < sizeof path - 1 ? len : sizeof path - 1;
         memcpy(path, in, n);
         path[n] = '\0';
-        if (route(s, r, path) != 0) {
+        if (route(f, r, path) != 0) {
             req_end(f, r);
             return -1;
         }
@@ -504,16 +485,18 @@ void http_context_options(struct lws_context_creation_info *info)
     info->max_http_header_data = HTTP_HEAD_MAX;
 }
 
-int http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
+int http_callback(http_server *f, struct lws *wsi, int reason, void *user, void *in,
+                  size_t len)
 {
-    srv *s = lws_context_user(lws_get_context(wsi));
     http_req *r;
+    if (!f)   /* a callback on a wsi bound to no protocol of ours */
+        return lws_callback_http_dummy(wsi, (enum lws_callback_reasons)reason, user, in, len);
     switch (reason) {
     case LWS_CALLBACK_HTTP:
-        return on_http(s, wsi, in, len);
+        return on_http(f, wsi, in, len);
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        r = req_find(srv_files(s), wsi);
-        return r ? req_pump(srv_files(s), wsi, r) : 0;
+        r = req_find(f, wsi);
+        return r ? req_pump(f, wsi, r) : 0;
     case LWS_CALLBACK_HTTP_BODY:
         return 0;   /* read and dropped */
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
@@ -522,13 +505,13 @@ int http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
          * read that follows the body without consuming it; the first is the
          * body's end, a later one (or one with no request left) ends the
          * connection, as has_body() already promised. */
-        r = req_find(srv_files(s), wsi);
+        r = req_find(f, wsi);
         if (r && !r->body_done) {
             r->body_done = 1;
             return 0;
         }
         if (r)
-            req_end(srv_files(s), r);
+            req_end(f, r);
         return -1;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         /* lws 4.1 answers an Upgrade other than websocket or h2c with 403
@@ -543,11 +526,11 @@ int http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
     case LWS_CALLBACK_CLOSED_HTTP:
         /* lws 4.1 sends this for every connection that reached
          * LWS_CALLBACK_HTTP, also at lws_context_destroy (synchronously,
-         * while the srv is alive); the DROP_PROTOCOL before it and the
+         * while this server is alive: main frees it after the context); the DROP_PROTOCOL before it and the
          * DROP/BIND pairs of a rebind carry nothing of ours */
-        r = req_find(srv_files(s), wsi);
+        r = req_find(f, wsi);
         if (r)
-            req_end(srv_files(s), r);
+            req_end(f, r);
         return 0;
     default:
         return lws_callback_http_dummy(wsi, (enum lws_callback_reasons)reason, user, in, len);

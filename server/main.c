@@ -19,7 +19,9 @@
 
 #include "gm.h"
 #include "gm_uv.h"
+#include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "srv.h"
 #include "store.h"
 
@@ -39,11 +41,43 @@ typedef struct app {
     gm *gm;
     store *st;
     srv *srv;
+    http_server *http;
     struct lws_context *lws_ctx;  /* destroyed a second time after the loop */
     int stopping;
     uint64_t stop_ms;             /* loop time of the first stop signal */
     char instance[96];
 } app;
+
+/* ---- what http.c shows of the process: main composes the layers ---- */
+
+static void health_take(void *ud, http_health *h)
+{
+    app *a = ud;
+    *h = (http_health){.store_up = store_is_up(a->st),
+                       .draining = a->srv ? srv_draining(a->srv) : 1,
+                       .store = store_backend_name(a->st),
+                       .instance = store_instance(a->st),
+                       .connections = a->srv ? srv_get_stats(a->srv)->conns_now : 0};
+}
+
+/* What /metrics shows, read from the live structs in one place so that
+ * metrics.c only renders. */
+static void metrics_take(void *ud, metrics_snapshot *m)
+{
+    app *a = ud;
+    *m = (metrics_snapshot){
+        .instance = a->instance,
+        .version = TTT_VERSION,
+        .store_backend = store_backend_name(a->st),
+        .store_instance = store_instance(a->st),
+        .store_up = store_is_up(a->st),
+        .store_lost = store_lost_count(a->st),
+        .store_latency_ms = store_latency_ms(a->st),
+    };
+    if (a->srv)
+        m->net = *srv_get_stats(a->srv);
+    gm_get_stats(a->gm, &m->gm);
+}
 
 static void usage(FILE *f)
 {
@@ -381,7 +415,14 @@ int main(int argc, char **argv)
     }
     gm_set_store(a.gm, a.st);
 
-    srv_options so = {.host = host, .port = (int)port, .web_dir = web, .instance = a.instance,
+    http_options ho = {.web_dir = web, .gm = a.gm, .ud = &a, .health = health_take,
+                       .metrics = metrics_take};
+    a.http = http_new(&ho, err, sizeof err);
+    if (!a.http) {
+        log_error("%s", err);
+        return 1;
+    }
+    srv_options so = {.host = host, .port = (int)port, .http = a.http, .instance = a.instance,
                       .max_conns = (int)maxconn, .rate_limit = (double)rate,
                       .ping_interval_ms = ping_ms, .ping_timeout_ms = ping_timeout_ms,
                       .max_conns_per_ip = (int)maxconn_ip, .ip_rate_limit = (double)ip_rate,
@@ -389,7 +430,7 @@ int main(int argc, char **argv)
                       .max_waiting_per_ip = (int)max_waiting_ip,
                       .trusted = trusted, .ntrusted = ntrusted,
                       .origins = origins, .norigins = norigins};
-    a.srv = srv_new(&a.loop, &so, a.gm, a.st, err, sizeof err);
+    a.srv = srv_new(&a.loop, &so, a.gm, err, sizeof err);
     if (!a.srv) {
         log_error("%s", err);
         return 1;
@@ -417,6 +458,7 @@ int main(int argc, char **argv)
 
     uv_run(&a.loop, UV_RUN_DEFAULT);
     srv_context_finish(a.lws_ctx);
+    http_free(a.http);   /* lws reported CLOSED_HTTP for every request while destroyed */
     uv_run(&a.loop, UV_RUN_DEFAULT);
     int rc = uv_loop_close(&a.loop);
     if (rc != 0) {

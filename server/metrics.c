@@ -1,7 +1,7 @@
 /* metrics.c -- /metrics in the Prometheus text format: connections, games,
  * moves, errors by code, store health and latency. Pure: it renders a
- * metrics_snapshot that the caller filled (http.c, from srv, gm and the
- * store), so it keeps no state, reads no live struct, and is tested alone
+ * metrics_snapshot that the caller filled (main.c, from srv, gm and the
+ * store; http.c its request count), so it keeps no state, reads no live struct, and is tested alone
  * (tests/test_metrics.c). */
 #include "metrics.h"
 
@@ -91,7 +91,7 @@ char *metrics_render(const metrics_snapshot *m, size_t *len)
            ss->slow_closed);
     metric(&o, "closed_silent_total", "counter", "Connections closed after the ping timeout.",
            ss->ping_timeouts);
-    metric(&o, "http_requests_total", "counter", "HTTP requests.", ss->http_requests);
+    metric(&o, "http_requests_total", "counter", "HTTP requests.", m->http_requests);
     metric(&o, "requests_total", "counter", "Well-formed requests handled.", gs.requests);
     metric(&o, "games_created_total", "counter", "Games created by this process.",
            gs.games_created);

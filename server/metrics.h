@@ -1,6 +1,6 @@
 /* metrics.h -- the /metrics body (Prometheus text) from a snapshot of the
- * counters. metrics_render() is pure: the caller fills the snapshot (http.c
- * does, from srv, gm and the store) and owns the text it returns. */
+ * counters. metrics_render() is pure: the caller fills the snapshot (main.c
+ * does, from srv, gm and the store; http.c adds its request count) and owns the text it returns. */
 #ifndef METRICS_H
 #define METRICS_H
 
@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "gm.h"
-#include "srv.h"
+#include "srv_stats.h"
 
 typedef struct metrics_snapshot {
     const char *instance;        /* --instance */
@@ -20,6 +20,7 @@ typedef struct metrics_snapshot {
     double store_latency_ms;
     srv_stats net;               /* the network layer's counters */
     gm_stats gm;                 /* the manager's */
+    uint64_t http_requests;      /* counted by http.c */
 } metrics_snapshot;
 
 /* The body, malloc'd (the caller frees it), with *len set; NULL when out of

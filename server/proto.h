@@ -16,6 +16,8 @@
 #define PROTO_MAX_MESSAGE 4096  /* bytes of one client message, all fragments */
 #define PROTO_MAX_ID 64         /* bytes of a request "id" string */
 #define PROTO_TOKEN_LEN 32      /* lowercase hex characters of a seat token */
+#define PROTO_NAME_CHARS 24     /* code points of a player's name, at most */
+#define PROTO_NAME_MAX 96       /* bytes of a name: 24 code points of UTF-8 */
 
 typedef enum proto_type {
     PROTO_CREATE = 0,
@@ -77,6 +79,7 @@ typedef struct proto_req {
     uint8_t level;             /* create: game_ai_level, GAME_AI_PERFECT by default */
     char token[PROTO_TOKEN_LEN + 1]; /* resume: as sent, NUL-terminated */
     uint8_t token_len;         /* resume: bytes in token (a wrong length is bad_token later) */
+    char name[PROTO_NAME_MAX + 1]; /* create join quick rematch: trimmed, "" for none */
 } proto_req;
 
 const char *proto_err_name(proto_err e);
@@ -92,8 +95,21 @@ const char *proto_type_name(proto_type t);
  *   - game_id: JSON integer >= 1; cell: integer 0..8; ply: integer 0..9
  *   - vs: "human" | "computer"; level: "easy" | "perfect"
  *   - token: string of <= 64 bytes (its value is checked by the caller)
+ *   - name (create join quick rematch): see proto_name_norm()
  *   - unknown fields are ignored. */
 proto_err proto_parse(const char *buf, size_t len, proto_req *req);
+
+/* The contract's rule for a player's name, on len bytes of UTF-8 at in:
+ * leading and trailing white space (what JavaScript's trim() removes) is
+ * dropped; what remains must be 1..24 code points of valid UTF-8 with no
+ * control character (U+0000-U+001F, U+007F-U+009F). Returns 1 and the
+ * trimmed name NUL-terminated in out, 0 when nothing remains (no name;
+ * out = ""), -1 when the rule is broken. */
+int proto_name_norm(const char *in, size_t len, char out[PROTO_NAME_MAX + 1]);
+/* 1 when s (NUL-terminated) is a name exactly as proto_name_norm leaves one. */
+int proto_name_valid(const char *s);
+/* "Computer (easy)" or "Computer (perfect)" for a game_ai_level. */
+const char *proto_computer_name(uint8_t level);
 
 /* ---- Encoding: server to client ----------------------------------------
  *
@@ -121,15 +137,33 @@ typedef struct proto_game_entry {
     int64_t age_s;
 } proto_game_entry;
 
+/* What a "state" carries since "Version 1, additions": names, the series
+ * of the rematch chain, and the time of each move. */
+typedef struct proto_state_more {
+    const char *names[2];      /* X, O: NUL-terminated, NULL or "" for null. A
+                                * name that breaks the rule goes out as null. */
+    uint32_t series[4];        /* games, X's wins, O's wins, draws */
+    const uint32_t *times;     /* st->ply entries (ms since playing), NULL = all 0 */
+} proto_state_more;
+
 char *proto_encode_welcome(const char *server, size_t headroom, size_t *len);
 char *proto_encode_joined(const proto_id *id, int64_t game_id, game_mark mark,
                           const char *token, size_t headroom, size_t *len);
 char *proto_encode_watching(const proto_id *id, int64_t game_id,
                             size_t headroom, size_t *len);
+/* The state of version 1 without its additions (names, series, times). */
 char *proto_encode_state(const proto_state *s, size_t headroom, size_t *len);
+/* The state with its additions; more == NULL is proto_encode_state(). */
+char *proto_encode_state_full(const proto_state *s, const proto_state_more *more,
+                              size_t headroom, size_t *len);
 char *proto_encode_rematch_offer(int64_t game_id, size_t headroom, size_t *len);
 char *proto_encode_games(const proto_id *id, const proto_game_entry *games,
                          size_t n, size_t headroom, size_t *len);
+/* The same with each entry's "name": names[i] is the creator's (NULL or ""
+ * for null, a name that breaks the rule goes out as null). */
+char *proto_encode_games_named(const proto_id *id, const proto_game_entry *games,
+                               const char *const *names, size_t n,
+                               size_t headroom, size_t *len);
 char *proto_encode_pong(const proto_id *id, size_t headroom, size_t *len);
 /* message == NULL uses a default human sentence for the code. */
 char *proto_encode_error(const proto_id *id, proto_err code, const char *message,
@@ -168,17 +202,26 @@ typedef struct proto_server_msg {
     proto_err code;                    /* error */
     size_t ngames;                     /* games: total in the reply */
     proto_game_entry games[PROTO_MAX_LISTED]; /* games: the first PROTO_MAX_LISTED */
+    /* "Version 1, additions", each optional (an older server sends none) */
+    uint8_t has_names, has_series, has_times;   /* state: which were sent */
+    char names[2][PROTO_NAME_MAX + 1]; /* state: X, O; "" for null */
+    uint32_t series[4];                /* state: games, X, O, draws */
+    uint32_t times[GAME_CELLS];        /* state: ply entries */
+    char game_names[PROTO_MAX_LISTED][PROTO_NAME_MAX + 1]; /* games: "" for null */
 } proto_server_msg;
 
 /* Parse one server message. Returns PROTO_OK, PROTO_EBAD_JSON, or
  * PROTO_EBAD_MESSAGE when a required field is missing or malformed (for a
- * state: board not 9 of X/O/., moves not 0..8, ply != number of moves). It
+ * state: board not 9 of X/O/., moves not 0..8, ply != number of moves; and,
+ * when present, names not strings or null breaking the name rule, series
+ * not four integers >= 0, times not ply integers >= 0 never decreasing). It
  * checks shape, not rules: whether the state is legal is the caller's
  * business (game/ decides). */
 proto_err proto_parse_server(const char *buf, size_t len, proto_server_msg *m);
 
-/* Encode a client request; game_id/cell/ply/vs/level/token are written when
- * the type uses them (ply only when >= 0). Same block convention as above. */
+/* Encode a client request; game_id/cell/ply/vs/level/token/name are written
+ * when the type uses them (ply only when >= 0, name only when not "").
+ * Same block convention as above. */
 char *proto_encode_request(const proto_req *req, size_t headroom, size_t *len);
 
 #endif

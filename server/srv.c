@@ -112,8 +112,6 @@ struct srv {
     struct lws_context *ctx;
     srv_options opt;
     gm *gm;
-    store *st;
-    http_files *files;
     ws_sess *sessions;
     msg *welcome;
     uv_timer_t keepalive;
@@ -129,13 +127,7 @@ struct srv {
     char host_buf[128];
 };
 
-/* http.c reaches the srv through lws_context_user(); these keep the struct private */
-http_files *srv_files(const srv *s);
-http_files *srv_files(const srv *s) { return s->files; }
 struct lws_context *srv_lws_context(const srv *s) { return s->ctx; }
-gm *srv_gm(const srv *s) { return s->gm; }
-store *srv_store(const srv *s) { return s->st; }
-const srv_options *srv_opts(const srv *s) { return &s->opt; }
 const srv_stats *srv_get_stats(const srv *s) { return &s->stats; }
 int srv_draining(const srv *s) { return s->draining; }
 
@@ -758,7 +750,11 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                    size_t len)
 {
-    return http_callback(wsi, (int)reason, user, in, len);
+    /* the http_server rides on the protocol, not on the srv: lws reports
+     * CLOSED_HTTP from the second, post-loop context destroy, after the srv
+     * is gone (main frees the http_server after that) */
+    const struct lws_protocols *p = lws_get_protocol(wsi);
+    return http_callback(p ? p->user : NULL, wsi, (int)reason, user, in, len);
 }
 
 /* ---- keepalive --------------------------------------------------------------------- */
@@ -851,8 +847,7 @@ static void lws_log_emit(int level, const char *line)
 static const struct lws_protocol_vhost_options pvo_default = {NULL, NULL, "default", ""};
 static const struct lws_protocol_vhost_options pvo_ttt = {NULL, &pvo_default, "ttt", ""};
 
-srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, store *st, char *err,
-             size_t errlen)
+srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, char *err, size_t errlen)
 {
     srv *s = calloc(1, sizeof(*s));
     if (!s) {
@@ -862,15 +857,15 @@ srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, store *st, char *er
     s->loop = loop;
     s->opt = *opt;
     s->gm = g;
-    s->st = st;
     size_t wlen = 0;
     s->welcome = msg_wrap(proto_encode_welcome(opt->instance, MSG_HEADROOM, &wlen), &wlen);
-    s->files = http_files_load(opt->web_dir, err, errlen);
-    if (!s->welcome || !s->files)
+    if (!s->welcome) {
+        snprintf(err, errlen, "out of memory");
         goto fail;
+    }
 
     static struct lws_protocols protocols[3];
-    protocols[0] = (struct lws_protocols){"http", http_cb, 0, 0, 0, NULL, 0};
+    protocols[0] = (struct lws_protocols){"http", http_cb, 0, 0, 0, opt->http, 0};
     protocols[0].per_session_data_size = http_session_size();
     protocols[0].tx_packet_size = http_tx_packet_size();
     /* rx_buffer_size is lws' per-connection receive chunk, not a message
@@ -953,7 +948,6 @@ fail:
         lws_context_destroy(s->failed_ctx);
     }
     msg_unref(s->welcome);
-    http_files_free(s->files);
     lim_table_free(&s->ips);
     free(s);
     return NULL;
@@ -964,7 +958,6 @@ static void on_timer_closed(uv_handle_t *h)
     srv *s = h->data;
     if (--s->closing_handles == 0) {
         lim_table_free(&s->ips);
-        http_files_free(s->files);
         msg_unref(s->welcome);
         free(s);
     }

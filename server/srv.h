@@ -2,7 +2,8 @@
  *
  * WebSocket sessions (framing, the 4096-byte limit, rate limit, keepalive,
  * output queues, close codes) live in srv.c; the HTTP routes in http.c; the
- * Prometheus text in metrics.c. A message enters at srv.c's
+ * Prometheus text in metrics.c; srv.c registers http.c's callback and knows
+ * nothing else of it. A message enters at srv.c's
  * LWS_CALLBACK_RECEIVE, is parsed once by proto_parse, and handed to the
  * manager with gm_request. Nothing here knows a rule of the game. */
 #ifndef SRV_H
@@ -12,8 +13,9 @@
 #include <stdint.h>
 
 #include "gm.h"
+#include "http.h"
 #include "lim.h"
-#include "store.h"
+#include "srv_stats.h"
 
 struct lws;
 struct lws_context;
@@ -22,7 +24,7 @@ typedef struct uv_loop_s uv_loop_t;
 typedef struct srv_options {
     const char *host;          /* NULL: every interface */
     int port;
-    const char *web_dir;
+    http_server *http;         /* the HTTP routes (http.c), made by main */
     const char *instance;      /* the name in "welcome" */
     int max_conns;
     double rate_limit;         /* messages per second per connection, 0 = off */
@@ -40,24 +42,10 @@ typedef struct srv_options {
     size_t norigins;
 } srv_options;
 
-typedef struct srv_stats {
-    uint64_t conns_now, conns_total, conns_refused;
-    uint64_t msgs_in, msgs_out, bytes_in, bytes_out;
-    uint64_t too_big, rate_limited, bad_input, slow_closed, ping_timeouts;
-    uint64_t http_requests;
-    /* handshakes refused: per-address limit, Origin, a path other than /ws */
-    uint64_t refused_ip, refused_origin, refused_path;
-    uint64_t ip_rate_limited, watch_capped, waiting_capped;
-    uint64_t protocol_errors;   /* closed with 1002 (bad close frame) */
-    uint64_t bad_utf8;          /* closed with 1007 */
-    uint64_t open_failed;       /* out of memory for a connection (closed 1011) */
-    uint64_t errors[PROTO_ERR_COUNT];   /* errors this layer answered (parse, rate) */
-} srv_stats;
 
 typedef struct srv srv;
 
-srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, store *st,
-             char *err, size_t errlen);
+srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, char *err, size_t errlen);
 /* The send hook for gm_io. */
 void srv_send(void *srv_ud, void *conn_ud, msg *m);
 /* The close hook for gm_io: close that connection with 1011. */
@@ -74,23 +62,7 @@ struct lws_context *srv_free(srv *s);
 void srv_context_finish(struct lws_context *ctx);
 
 const srv_stats *srv_get_stats(const srv *s);
-gm *srv_gm(const srv *s);
-store *srv_store(const srv *s);
-const srv_options *srv_opts(const srv *s);
 /* The lws context, for tests that adopt a socket into it (fuzz_http). */
 struct lws_context *srv_lws_context(const srv *s);
-
-/* http.c */
-typedef struct http_files http_files;
-http_files *http_files_load(const char *dir, char *err, size_t errlen);
-void http_files_free(http_files *f);
-size_t http_files_count(const http_files *f);
-int http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len);
-size_t http_session_size(void);
-size_t http_tx_packet_size(void);
-/* The request-head limits (token limits, header buffer) for lws_create_context. */
-struct lws_context_creation_info;
-void http_context_options(struct lws_context_creation_info *info);
-
 
 #endif

@@ -440,20 +440,20 @@ Test(mutate, rematch, .description = "rematch: only when over; first ask saved, 
     gm_ctx cx = ctx();
     uint8_t start = 9;
     store_game g = playing_game();
-    cr_assert_eq(gm_rule_rematch(&cx, GAME_X, &g, &start), -PROTO_EBAD_MESSAGE);
+    cr_assert_eq(gm_rule_rematch(&cx, GAME_X, "", &g, &start), -PROTO_EBAD_MESSAGE);
     game_state_resign(&g.st, GAME_X);
-    cr_assert_eq(gm_rule_rematch(&cx, GAME_X, &g, &start), GM_MUT_SAVE);
+    cr_assert_eq(gm_rule_rematch(&cx, GAME_X, "", &g, &start), GM_MUT_SAVE);
     cr_assert_eq(start, 0);
     cr_assert(g.rematch[0]);
-    cr_assert_eq(gm_rule_rematch(&cx, GAME_X, &g, &start), GM_MUT_QUIET, "asked already");
-    cr_assert_eq(gm_rule_rematch(&cx, GAME_O, &g, &start), GM_MUT_KEEP);
+    cr_assert_eq(gm_rule_rematch(&cx, GAME_X, "", &g, &start), GM_MUT_QUIET, "asked already");
+    cr_assert_eq(gm_rule_rematch(&cx, GAME_O, "", &g, &start), GM_MUT_KEEP);
     cr_assert_eq(start, 1);
     g.rematch_id = 300;
-    cr_assert_eq(gm_rule_rematch(&cx, GAME_O, &g, &start), -PROTO_EGAME_OVER);
+    cr_assert_eq(gm_rule_rematch(&cx, GAME_O, "", &g, &start), -PROTO_EGAME_OVER);
     g = playing_game();
     g.seat[1].computer = 1;
     game_state_resign(&g.st, GAME_X);
-    cr_assert_eq(gm_rule_rematch(&cx, GAME_X, &g, &start), GM_MUT_KEEP, "the computer always agrees");
+    cr_assert_eq(gm_rule_rematch(&cx, GAME_X, "", &g, &start), GM_MUT_KEEP, "the computer always agrees");
     cr_assert_eq(start, 1);
 }
 

@@ -1,4 +1,4 @@
-/* test_server_errors.c -- the wire contract (shared/PROTOCOL.md) against a real
+/* test_server_errors.c -- the wire contract (docs/protocol.md) against a real
  * ttt-server process: every error code of the contract, resume after a drop, and the
  * abandon / wait time-outs.
  * Split from the former test_server.c; the harness (servers, clients,
@@ -35,47 +35,35 @@ Test(errors, bad_message, .description = "bad_message for a missing or mistyped 
     long long g = x.gid;
 
     /* '@' stands for the game's id */
-    struct {
-        const char *msg;
-        const char *id;
-    } cases[] = {
-        {"{\"id\":\"m1\"}", "s:m1"},                                     /* no type */
-        {"{\"type\":5,\"id\":\"m2\"}", "s:m2"},                          /* not a string */
-        {"{\"type\":null,\"id\":\"m2b\"}", "s:m2b"},
-        {"{\"type\":\"join\",\"id\":\"m3\"}", "s:m3"},                   /* no game_id */
-        {"{\"type\":\"join\",\"game_id\":\"@\",\"id\":\"m4\"}", "s:m4"},  /* a string */
-        {"{\"type\":\"watch\",\"game_id\":@.5,\"id\":\"m5\"}", "s:m5"},    /* not whole */
-        {"{\"type\":\"join\",\"game_id\":0,\"id\":\"m6\"}", "s:m6"},       /* < 1 */
-        {"{\"type\":\"join\",\"game_id\":-3,\"id\":\"m6b\"}", "s:m6b"},
-        {"{\"type\":\"move\",\"game_id\":@,\"cell\":9,\"id\":\"m7\"}", "s:m7"},
-        {"{\"type\":\"move\",\"game_id\":@,\"cell\":-1,\"id\":\"m8\"}", "s:m8"},
-        {"{\"type\":\"move\",\"game_id\":@,\"cell\":\"0\",\"id\":\"m9\"}", "s:m9"},
-        {"{\"type\":\"move\",\"game_id\":@,\"id\":\"m9b\"}", "s:m9b"},     /* no cell */
-        {"{\"type\":\"move\",\"game_id\":@,\"cell\":0.5,\"id\":\"m9c\"}", "s:m9c"},
-        {"{\"type\":\"move\",\"game_id\":@,\"cell\":0,\"ply\":\"1\",\"id\":\"m10\"}",
+#define BM "bad_message"
+    const t_err_case cases[] = {
+        {"{\"id\":\"m1\"}", BM, "s:m1"},                                     /* no type */
+        {"{\"type\":5,\"id\":\"m2\"}", BM, "s:m2"},                          /* not a string */
+        {"{\"type\":null,\"id\":\"m2b\"}", BM, "s:m2b"},
+        {"{\"type\":\"join\",\"id\":\"m3\"}", BM, "s:m3"},                   /* no game_id */
+        {"{\"type\":\"join\",\"game_id\":\"@\",\"id\":\"m4\"}", BM, "s:m4"},  /* a string */
+        {"{\"type\":\"watch\",\"game_id\":@.5,\"id\":\"m5\"}", BM, "s:m5"},    /* not whole */
+        {"{\"type\":\"join\",\"game_id\":0,\"id\":\"m6\"}", BM, "s:m6"},       /* < 1 */
+        {"{\"type\":\"join\",\"game_id\":-3,\"id\":\"m6b\"}", BM, "s:m6b"},
+        {"{\"type\":\"move\",\"game_id\":@,\"cell\":9,\"id\":\"m7\"}", BM, "s:m7"},
+        {"{\"type\":\"move\",\"game_id\":@,\"cell\":-1,\"id\":\"m8\"}", BM, "s:m8"},
+        {"{\"type\":\"move\",\"game_id\":@,\"cell\":\"0\",\"id\":\"m9\"}", BM, "s:m9"},
+        {"{\"type\":\"move\",\"game_id\":@,\"id\":\"m9b\"}", BM, "s:m9b"},     /* no cell */
+        {"{\"type\":\"move\",\"game_id\":@,\"cell\":0.5,\"id\":\"m9c\"}", BM, "s:m9c"},
+        {"{\"type\":\"move\",\"game_id\":@,\"cell\":0,\"ply\":\"1\",\"id\":\"m10\"}", BM,
          "s:m10"},
-        {"{\"type\":\"move\",\"game_id\":@,\"cell\":0,\"ply\":1.5,\"id\":\"m10b\"}",
+        {"{\"type\":\"move\",\"game_id\":@,\"cell\":0,\"ply\":1.5,\"id\":\"m10b\"}", BM,
          "s:m10b"},
-        {"{\"type\":\"resign\",\"game_id\":true,\"id\":11}", "i:11"},
-        {"{\"type\":\"create\",\"vs\":\"martian\",\"id\":12}", "i:12"},
-        {"{\"type\":\"create\",\"vs\":\"computer\",\"level\":\"godlike\",\"id\":13}",
+        {"{\"type\":\"resign\",\"game_id\":true,\"id\":11}", BM, "i:11"},
+        {"{\"type\":\"create\",\"vs\":\"martian\",\"id\":12}", BM, "i:12"},
+        {"{\"type\":\"create\",\"vs\":\"computer\",\"level\":\"godlike\",\"id\":13}", BM,
          "i:13"},
-        {"{\"type\":\"create\",\"vs\":7,\"id\":14}", "i:14"},
-        {"{\"type\":\"resume\",\"game_id\":@,\"id\":\"m15\"}", "s:m15"},   /* no token */
-        {"{\"type\":\"resume\",\"game_id\":@,\"token\":12345,\"id\":\"m16\"}", "s:m16"},
+        {"{\"type\":\"create\",\"vs\":7,\"id\":14}", BM, "i:14"},
+        {"{\"type\":\"resume\",\"game_id\":@,\"id\":\"m15\"}", BM, "s:m15"},   /* no token */
+        {"{\"type\":\"resume\",\"game_id\":@,\"token\":12345,\"id\":\"m16\"}", BM, "s:m16"},
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char msg[256], *out = msg;
-        for (const char *c = cases[i].msg; *c; c++) {
-            if (*c == '@')
-                out += sprintf(out, "%lld", g);
-            else
-                *out++ = *c;
-        }
-        *out = '\0';
-        SEND(w, "%s", msg);
-        EXPECT_ERROR(w, "bad_message", cases[i].id);
-    }
+    EXPECT_ERRORS(w, g, cases);
+#undef BM
     /* an id that is itself wrong cannot be echoed, but is still bad_message */
     const char *bad_ids[] = {"{\"type\":\"ping\",\"id\":true}", "{\"type\":\"ping\",\"id\":1.5}",
                              "{\"type\":\"ping\",\"id\":{}}", "{\"type\":\"ping\",\"id\":[1]}"};
@@ -93,24 +81,24 @@ Test(errors, unknown_type, .description = "an unknown type string: unknown_type 
      "id; type names are case-sensitive")
 {
     wsc *w = t_client();
-    SEND(w, "{\"type\":\"fly\",\"id\":7}");
-    EXPECT_ERROR(w, "unknown_type", "i:7");
-    SEND(w, "{\"type\":\"PING\",\"id\":\"u\"}");
-    EXPECT_ERROR(w, "unknown_type", "s:u");
-    SEND(w, "{\"type\":\"\"}");
-    EXPECT_ERROR(w, "unknown_type", NULL);
+    const t_err_case rows[] = {
+        {"{\"type\":\"fly\",\"id\":7}", "unknown_type", "i:7"},
+        {"{\"type\":\"PING\",\"id\":\"u\"}", "unknown_type", "s:u"},
+        {"{\"type\":\"\"}", "unknown_type", NULL},
+    };
+    EXPECT_ERRORS(w, 0, rows);
     EXPECT_NONE(w);
 }
 
 Test(errors, no_such_game, .description = "join, watch of an unknown game id: no_such_game")
 {
     wsc *w = t_client();
-    SEND(w, "{\"type\":\"join\",\"game_id\":987654321,\"id\":\"n1\"}");
-    EXPECT_ERROR(w, "no_such_game", "s:n1");
-    SEND(w, "{\"type\":\"watch\",\"game_id\":987654321,\"id\":\"n2\"}");
-    EXPECT_ERROR(w, "no_such_game", "s:n2");
-    SEND(w, "{\"type\":\"join\",\"game_id\":1,\"id\":3}");
-    EXPECT_ERROR(w, "no_such_game", "i:3");
+    const t_err_case rows[] = {
+        {"{\"type\":\"join\",\"game_id\":987654321,\"id\":\"n1\"}", "no_such_game", "s:n1"},
+        {"{\"type\":\"watch\",\"game_id\":987654321,\"id\":\"n2\"}", "no_such_game", "s:n2"},
+        {"{\"type\":\"join\",\"game_id\":1,\"id\":3}", "no_such_game", "i:3"},
+    };
+    EXPECT_ERRORS(w, 0, rows);
     EXPECT_NONE(w);
 }
 
@@ -139,12 +127,12 @@ Test(errors, not_in_game, .description = "move, resign, rematch by a connection 
     SEND(c, "{\"type\":\"watch\",\"game_id\":%lld}", x.gid);
     EXPECT(c, "watching");
     EXPECT_STATE(c);
-    SEND(c, "{\"type\":\"move\",\"game_id\":%lld,\"cell\":5,\"id\":\"a\"}", x.gid);
-    EXPECT_ERROR(c, "not_in_game", "s:a");
-    SEND(c, "{\"type\":\"resign\",\"game_id\":%lld,\"id\":\"b\"}", x.gid);
-    EXPECT_ERROR(c, "not_in_game", "s:b");
-    SEND(c, "{\"type\":\"rematch\",\"game_id\":%lld,\"id\":\"c\"}", x.gid);
-    EXPECT_ERROR(c, "not_in_game", "s:c");
+    const t_err_case rows[] = {
+        {"{\"type\":\"move\",\"game_id\":@,\"cell\":5,\"id\":\"a\"}", "not_in_game", "s:a"},
+        {"{\"type\":\"resign\",\"game_id\":@,\"id\":\"b\"}", "not_in_game", "s:b"},
+        {"{\"type\":\"rematch\",\"game_id\":@,\"id\":\"c\"}", "not_in_game", "s:c"},
+    };
+    EXPECT_ERRORS(c, x.gid, rows);
     EXPECT_NONE(x.w);
     EXPECT_NONE(o.w);
     UNCHANGED(last);
@@ -198,7 +186,7 @@ Test(errors, stale, .description = "a ply that is not the game's: stale (before 
     json_t *st0 = t_api_game(x.gid);
     SEND(x.w, "{\"type\":\"move\",\"game_id\":%lld,\"cell\":0,\"ply\":1,\"id\":\"s1\"}", x.gid);
     EXPECT_ERROR(x.w, "stale", "s:s1");
-    /* O out of turn with a wrong ply: stale comes first (COMMON.md precedence) */
+    /* O out of turn with a wrong ply: stale comes first (docs/protocol.md, "order of checks") */
     SEND(o.w, "{\"type\":\"move\",\"game_id\":%lld,\"cell\":0,\"ply\":3,\"id\":\"s2\"}", x.gid);
     EXPECT_ERROR(o.w, "stale", "s:s2");
     EXPECT_NONE(x.w);

@@ -1,4 +1,4 @@
-/* test_server_http_hardening.c -- the wire contract (shared/PROTOCOL.md) against a real
+/* test_server_http_hardening.c -- the wire contract (docs/protocol.md) against a real
  * ttt-server process: issue 8's HTTP hardening: raw TCP requests with stray bytes,
  * early closes and pipelining; HEAD; 405, 414 and 431.
  * Split from the former test_server.c; the harness (servers, clients,

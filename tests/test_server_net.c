@@ -1,4 +1,4 @@
-/* test_server_net.c -- the wire contract (shared/PROTOCOL.md) against a real
+/* test_server_net.c -- the wire contract (docs/protocol.md) against a real
  * ttt-server process: issue 8's network layer: handshake policy, per-IP limits, caps,
  * RFC 6455 strictness, log flood, and a connection the manager cannot take in.
  * Split from the former test_server.c; the harness (servers, clients,

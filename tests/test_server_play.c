@@ -1,4 +1,4 @@
-/* test_server_play.c -- the wire contract (shared/PROTOCOL.md) against a real
+/* test_server_play.c -- the wire contract (docs/protocol.md) against a real
  * ttt-server process: basic (welcome, ping), game play vs a human, a fresh server's ids and
  * quick match, the lobby list and rematch, and games vs the computer.
  * Split from the former test_server.c; the harness (servers, clients,

@@ -1,4 +1,4 @@
-/* test_server_wire.c -- the wire contract (shared/PROTOCOL.md) against a real
+/* test_server_wire.c -- the wire contract (docs/protocol.md) against a real
  * ttt-server process: the message size limit and keepalive, the HTTP endpoints, SIGTERM,
  * and the redis variant with Redis gone.
  * Split from the former test_server.c; the harness (servers, clients,

@@ -98,6 +98,27 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
+/* The hooks main.c gives http.c, reduced to what the fuzzed routes read. */
+static void health_take(void *ud, http_health *h)
+{
+    (void)ud;
+    *h = (http_health){.store_up = store_is_up(F.st), .store = store_backend_name(F.st),
+                       .instance = store_instance(F.st),
+                       .connections = F.s ? srv_get_stats(F.s)->conns_now : 0};
+}
+
+static void metrics_take(void *ud, metrics_snapshot *m)
+{
+    (void)ud;
+    m->instance = "fuzz";
+    m->version = "fuzz";
+    m->store_backend = store_backend_name(F.st);
+    m->store_up = store_is_up(F.st);
+    if (F.s)
+        m->net = *srv_get_stats(F.s);
+    gm_get_stats(F.g, &m->gm);
+}
+
 static void on_created(void *ud, int status, const store_game *g)
 {
     (void)ud;
@@ -136,10 +157,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (!F.st)
         fail(err);
     gm_set_store(F.g, F.st);
-    srv_options so = {.host = "127.0.0.1", .port = free_port(), .web_dir = F.web,
+    http_options ho = {.web_dir = F.web, .gm = F.g, .health = health_take,
+                       .metrics = metrics_take};
+    http_server *http = http_new(&ho, err, sizeof err);
+    if (!http)
+        fail(err);
+    srv_options so = {.host = "127.0.0.1", .port = free_port(), .http = http,
                       .instance = "fuzz", .max_conns = 64, .rate_limit = 0,
                       .ping_interval_ms = 25000, .ping_timeout_ms = 75000};
-    F.s = srv_new(&F.loop, &so, F.g, F.st, err, sizeof err);
+    F.s = srv_new(&F.loop, &so, F.g, err, sizeof err);
     if (!F.s)
         fail(err);
     gm_io io2 = {.ud = F.s, .send = srv_send, .close = srv_close_conn};

@@ -1,5 +1,5 @@
 /* tsrv.h -- the shared harness of the test_server_* binaries, which test the
- * wire contract (shared/PROTOCOL.md) against a real ttt-server process over
+ * wire contract (docs/protocol.md) against a real ttt-server process over
  * real WebSockets and HTTP. ctest runs every binary twice: with the
  * in-memory store and with TTT_TEST_STORE=redis, where every server gets a
  * real redis-server of its own.
@@ -106,6 +106,20 @@ json_t *t_expect_state_(wsc *w, int ms, const char *who, int line);
 void t_expect_none_(wsc *w, const char *who, int line);
 void t_check_id(json_t *j, const char *id, int line);
 json_t *t_expect_error_(wsc *w, const char *code, const char *id, const char *who, int line);
+
+/* One row of a table-driven error case: msg is sent with every '@' replaced
+ * by the game's id, and the reply must be the error code carrying id (the
+ * t_check_id form, NULL for none). Rows run in order on one connection. */
+typedef struct t_err_case {
+    const char *msg;
+    const char *code;
+    const char *id;
+} t_err_case;
+void t_expect_errors_(wsc *w, long long gid, const t_err_case *rows, size_t n, int line);
+#define EXPECT_ERRORS(w, gid, rows) \
+    t_expect_errors_((w), (gid), (rows), sizeof(rows) / sizeof((rows)[0]), __LINE__)
+/* msg with every '@' replaced by gid, into out (cap bytes) */
+void t_subst_gid(const char *msg, long long gid, char *out, size_t cap);
 wsc *t_client(void);
 const char *t_sget(json_t *o, const char *k);
 void t_str_or_null(json_t *o, const char *k, const char *want, int line);

@@ -76,6 +76,29 @@ json_t *t_expect_error_(wsc *w, const char *code, const char *id, const char *wh
     return j;
 }
 
+void t_subst_gid(const char *msg, long long gid, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *c = msg; *c && o + 24 < cap; c++) {
+        if (*c == '@')
+            o += (size_t)snprintf(out + o, cap - o, "%lld", gid);
+        else
+            out[o++] = *c;
+    }
+    out[o] = '\0';
+}
+
+void t_expect_errors_(wsc *w, long long gid, const t_err_case *rows, size_t n, int line)
+{
+    for (size_t i = 0; i < n; i++) {
+        char msg[512], who[600];
+        t_subst_gid(rows[i].msg, gid, msg, sizeof msg);
+        snprintf(who, sizeof who, "row %zu (%s)", i, msg);
+        cr_assert(wsc_sendf(w, "%s", msg) == 0, "line %d: send %s", line, who);
+        t_expect_error_(w, rows[i].code, rows[i].id, who, line);
+    }
+}
+
 wsc *t_client(void)
 {
     t_need_server();

@@ -450,7 +450,8 @@ static void mem_open_list(store *s, size_t max, store_list_cb *cb, void *ud)
     DL_FOREACH(m->open_head, mg) {
         if (i == n)
             break;
-        arr[i++] = (store_open_game){mg->id, mg->rec.created_ms};
+        arr[i] = (store_open_game){mg->id, mg->rec.created_ms, ""};
+        memcpy(arr[i++].name, mg->rec.name[0], sizeof(arr[0].name));   /* the creator's */
     }
     op->arr = arr;
     op->n = n;

@@ -47,6 +47,7 @@ const char *store_err_name(int err);
 
 #define STORE_HASH_LEN 32        /* SHA-256 digest of a seat token */
 #define STORE_MAX_HOLDERS 4      /* processes that may hold one seat at once */
+#define STORE_NAME_MAX 96        /* bytes of a player's name: 24 code points of UTF-8 */
 
 /* kind of game, for the open-games list and matchmaking */
 enum {
@@ -78,11 +79,20 @@ typedef struct store_game {
     int64_t created_ms;
     int64_t updated_ms;
     int64_t deadline_ms;         /* next timeout to check (abandon or wait), 0 if none */
+    /* Since record format 2 (names, series, replay times). Strings are
+     * NUL-terminated UTF-8, "" for none; the store checks only that they fit. */
+    char name[2][STORE_NAME_MAX + 1];   /* the X / O player's name */
+    char rematch_name[2][STORE_NAME_MAX + 1]; /* the name X / O asked a rematch with */
+    uint32_t series[4];          /* the rematch chain before this game: games, wins of
+                                  * this game's X player, of its O player, draws */
+    int64_t started_ms;          /* when the game became playing, 0 while waiting */
+    uint32_t times[GAME_CELLS];  /* ms from started_ms to each move, [0, st.ply) */
 } store_game;
 
 typedef struct store_open_game {
     int64_t id;
     int64_t created_ms;
+    char name[STORE_NAME_MAX + 1];  /* the creator's, "" for none */
 } store_open_game;
 
 typedef struct store store;

@@ -1047,7 +1047,8 @@ static void op_handle(rop *op, redisAsyncContext *ac, redisReply *r)
             if (reply_is_str(r->element[i]) &&
                 rec_decode(r->element[i]->str, r->element[i]->len, &g) == 0) {
                 seen_id(s, g.id);
-                arr[n++] = (store_open_game){g.id, g.created_ms};
+                arr[n] = (store_open_game){g.id, g.created_ms, ""};
+                memcpy(arr[n++].name, g.name[0], sizeof(arr[0].name));   /* the creator's */
             }
         }
         op_done(op, STORE_OK, NULL, arr, n);

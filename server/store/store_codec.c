@@ -68,6 +68,16 @@ static uint64_t get64(rbuf *r)
     return v;
 }
 
+/* A name as u8 length + bytes; a string that does not fit (never written by
+ * the manager) is cut at STORE_NAME_MAX bytes rather than overflow out. */
+static void put_name(wbuf *w, const char *s)
+{
+    size_t n = strnlen(s, STORE_NAME_MAX);
+    put8(w, (uint8_t)n);
+    memcpy(w->p + w->n, s, n);
+    w->n += n;
+}
+
 size_t rec_encode(const store_game *g, int64_t id, uint64_t version, uint8_t kind,
                   uint8_t *out)
 {
@@ -105,6 +115,16 @@ size_t rec_encode(const store_game *g, int64_t id, uint64_t version, uint8_t kin
     put64(&w, (uint64_t)g->created_ms);
     put64(&w, (uint64_t)g->updated_ms);
     put64(&w, (uint64_t)g->deadline_ms);
+    /* format 2 */
+    put_name(&w, g->name[0]);
+    put_name(&w, g->name[1]);
+    for (int i = 0; i < 4; i++)
+        put32(&w, g->series[i]);
+    put64(&w, (uint64_t)g->started_ms);
+    for (int i = 0; i < g->st.ply && i < GAME_CELLS; i++)
+        put32(&w, g->times[i]);
+    put_name(&w, g->rematch_name[0]);
+    put_name(&w, g->rematch_name[1]);
     return w.n;
 }
 
@@ -130,11 +150,48 @@ static int rec_sane(const store_game *g)
            g->rematch[0] <= 1 && g->rematch[1] <= 1 && g->id > 0;
 }
 
+/* A name written by put_name into out (STORE_NAME_MAX + 1 bytes). A NUL
+ * inside would make the C string shorter than what was stored: refused. */
+static void get_name(rbuf *r, char *out)
+{
+    uint8_t n = get8(r);
+    if (n > STORE_NAME_MAX) {
+        r->bad = 1;
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        if ((out[i] = (char)get8(r)) == '\0')
+            r->bad = 1;
+    out[n] = '\0';
+}
+
+/* What format 2 adds after the format-1 fields. */
+static void get_v2(rbuf *r, store_game *g)
+{
+    get_name(r, g->name[0]);
+    get_name(r, g->name[1]);
+    for (int i = 0; i < 4; i++)
+        g->series[i] = get32(r);
+    g->started_ms = (int64_t)get64(r);
+    /* ply was range-checked by nobody yet: read at most GAME_CELLS times
+     * and let rec_sane refuse a larger ply */
+    for (int i = 0; i < g->st.ply && i < GAME_CELLS; i++) {
+        g->times[i] = get32(r);
+        if (i && g->times[i] < g->times[i - 1])
+            r->bad = 1;   /* the wire promises times never decrease */
+    }
+    get_name(r, g->rematch_name[0]);
+    get_name(r, g->rematch_name[1]);
+}
+
 int rec_decode(const void *p, size_t n, store_game *g)
 {
     rbuf r = {p, n, 0, 0};
     memset(g, 0, sizeof(*g));
-    if (!p || get8(&r) != REC_FORMAT)
+    if (!p)
+        return -1;
+    uint8_t format = get8(&r);
+    if (format != REC_FORMAT && format != REC_FORMAT_1)
         return -1;
     g->id = (int64_t)get64(&r);
     g->version = get64(&r);
@@ -169,6 +226,8 @@ int rec_decode(const void *p, size_t n, store_game *g)
     g->created_ms = (int64_t)get64(&r);
     g->updated_ms = (int64_t)get64(&r);
     g->deadline_ms = (int64_t)get64(&r);
+    if (format == REC_FORMAT)
+        get_v2(&r, g);
     if (r.bad || r.off != r.n)
         return -1;
     return rec_sane(g) ? 0 : -1;
