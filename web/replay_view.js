@@ -32,6 +32,10 @@ export function createReplayView(on) {
   let id = 0;
   let step = 0;                   // moves on the board
   let playing = false;
+  // How many times Play started and how many steps it made: a fast replay may be over before
+  // a test (or a person) sees it playing, so the page keeps count.
+  let plays = 0;
+  let ticks = 0;
   let timer = 0;
 
   function speed() {
@@ -73,6 +77,8 @@ export function createReplayView(on) {
     ds.steps = String(n);
     ds.board = board;
     ds.playing = playing ? 'yes' : 'no';
+    ds.plays = String(plays);
+    ds.ticks = String(ticks);
     ds.end = r && step === n ? 'yes' : 'no';
     if (r) {
       ui.players.textContent = seatLabel(r, 'X') + ' vs ' + seatLabel(r, 'O');
@@ -104,6 +110,7 @@ export function createReplayView(on) {
     timer = setTimeout(() => {
       timer = 0;
       step++;
+      ticks++;
       schedule();
       render();
     }, waitBefore(r, step + 1) / speed());
@@ -119,6 +126,7 @@ export function createReplayView(on) {
   function togglePlay() {
     if (!r || !stepCount(r)) return;
     playing = !playing;
+    if (playing) plays++;
     if (playing && step === stepCount(r)) step = 0;   // play again from the start
     schedule();
     render();

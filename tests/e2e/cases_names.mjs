@@ -28,7 +28,8 @@ function replaySnapshotInPage() {
     id: ds.gameId || '', step: Number(ds.step), steps: Number(ds.steps), board: ds.board || '',
     drawn: cells.map((c) => (c.dataset.mark || '.')).join(''),
     win: cells.map((c, i) => c.classList.contains('win') ? i : -1).filter((i) => i >= 0),
-    playing: ds.playing === 'yes', end: ds.end === 'yes',
+    playing: ds.playing === 'yes', plays: Number(ds.plays), ticks: Number(ds.ticks),
+    end: ds.end === 'yes',
     status: q('replay-status').textContent, players: q('replay-players').textContent,
     stepText: q('replay-step').textContent, url: location.href
   };
@@ -83,12 +84,14 @@ async function checkReplay(page, port, gid, speed) {
   await page.keyboard.press('ArrowLeft');
   await waitReplay(page, (x) => x.step === 1 && x.board === boardAfter(moves, 1), 'Left arrow: step 1');
   await page.keyboard.press('End');
-  await waitReplay(page, (x) => x.step === n && x.end, 'End: the last step');
+  s = await waitReplay(page, (x) => x.step === n && x.end, 'End: the last step');
   // Play from the start, faster than real pace: it runs to the end and stops by itself.
+  // (A fast replay may be over before a poll sees it playing: the count of plays tells.)
   await page.select(sel('replay-speed'), String(speed));
+  const { plays, ticks } = s;
   await page.click(sel('replay-play'));
-  await waitReplay(page, (x) => x.playing, 'playing');
-  s = await waitReplay(page, (x) => !x.playing && x.end, 'played to the end', 30000);
+  s = await waitReplay(page, (x) => x.plays === plays + 1 && x.ticks === ticks + n && !x.playing && x.end,
+                       `Play made all ${n} steps from the start, then stopped`, 30000);
   check(s.board === boardAfter(moves, n), `after playing: ${s.board}`);
   return { snap: s, api: api };
 }
