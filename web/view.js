@@ -91,7 +91,8 @@ export function seatLabel(s, mark) {
 
 // How the result reads to someone who holds no seat (a spectator, a replay).
 export function resultText(s) {
-  const w = s.winner, l = w ? other(w) : null;
+  const w = s.winner === 'X' || s.winner === 'O' ? s.winner : null, l = w ? other(w) : null;
+  if (!w && s.result !== 'draw' && s.result !== 'abandon') return 'Game over';
   switch (s.result) {
     case 'win': return seatLabel(s, w) + ' won';
     case 'draw': return 'Draw';
