@@ -323,10 +323,10 @@ export function createView(model, on) {
     ui.nameInput.focus({ preventScroll: true });
   }
 
-  function editName(on_) {
-    editingName = on_;
+  function editName(editing) {
+    editingName = editing;
     renderName();
-    if (on_) {
+    if (editing) {
       ui.nameInput.value = model.name;
       ui.nameInput.focus();
     }
