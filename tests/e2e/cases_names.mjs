@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { check, startServer, startRedis, stop, waitExit, apiState, REDIS_SERVER } from './lib/procs.mjs';
 import { newTab, waitSnap, waitFor, clickTestid, openHome, sel, valueOf, textOf,
-         checkNoConsoleErrors, overflowsX, shot, PHONE, DESKTOP } from './lib/browser.mjs';
+         checkNoConsoleErrors, overflowsX, shot, passNamePrompt, PHONE, DESKTOP } from './lib/browser.mjs';
 import { checkFinal, firstEmpty, playVsComputer, playTurn } from './lib/game.mjs';
 
 const HTML_NAME = '<svg onload=alert(1)>';        // 21 characters: the contract allows it
@@ -295,7 +295,19 @@ async function series(c) {
     await ben.goto(`${baseB}/?game=${g1}`);
     await waitSnap(ben, (x) => x.game && x.mark === 'O' && x.seatX.includes('Ana'), 'Ben joined, sees Ana');
     await waitSnap(ana, (x) => x.turn === 'me' && x.seatO.includes('Ben'), 'Ana sees Ben');
+    // A spectator (asked for a name like anyone who follows a link, then watching the full
+    // game) reads both names.
+    const fan = await player(c, PHONE);
+    await fan.goto(`${baseB}/?game=${g1}`);
+    await passNamePrompt(fan, g1, true);
+    let s = await waitSnap(fan, (x) => x.game && x.role === 'spectator', 'the spectator watches game 1');
+    check(s.statusText === 'Watching \u00b7 Ana (X) to move', `spectator status ${JSON.stringify(s.statusText)}`);
+    check(s.seatX.includes('Ana') && s.seatO.includes('Ben'), `spectator seats ${s.seatX} / ${s.seatO}`);
     await playGame({ X: ana, O: ben }, G1);
+    s = await waitSnap(fan, (x) => x.status === 'over', 'the spectator sees the end');
+    check(s.statusText === 'Watching \u00b7 Ana (X) won', `spectator status ${JSON.stringify(s.statusText)}`);
+    check(s.series === 'Series: Ana 1 \u2013 0 Ben', `spectator series ${JSON.stringify(s.series)}`);
+    await fan.browserContext().close();
     await checkFinal(ana, one.port, g1, 'win', 'X');
     await checkFinal(ben, two.port, g1, 'win', 'X');
     await seriesSeen(ana, 'Ana 1 \u2013 0 Ben', 'Ana after game 1');
@@ -305,7 +317,7 @@ async function series(c) {
 
     // Game 2: marks swap, Ben is X and wins; the score is per player, not per mark.
     const g2 = await rematchBoth(ana, ben, g1);
-    let s = await waitSnap(ben, (x) => x.id === g2 && x.mark === 'X', 'Ben is X in game 2');
+    s = await waitSnap(ben, (x) => x.id === g2 && x.mark === 'X', 'Ben is X in game 2');
     check(s.seatX.includes('Ben') && s.seatO.includes('Ana'), `game 2 seats ${s.seatX} / ${s.seatO}`);
     await seriesSeen(ben, 'Ben 0 \u2013 1 Ana', 'Ben while game 2 runs');
     // A reload resumes the seat with its name and the score.
