@@ -1,21 +1,29 @@
 /* app.js -- the tic-tac-toe browser client's entry point: wires the connection (conn.js), the
- * model (model.js) and the view (view.js), and holds what spans them: what each player action
- * sends, what each message does to the model and the page, taking seats back after a reconnect,
- * the lobby refresh and the browser's history. Protocol v1, docs/protocol.md. */
+ * model (model.js), the view (view.js) and the replay screen (replay.js, replay_view.js), and
+ * holds what spans them: what each player action sends, what each message does to the model and
+ * the page, taking seats back after a reconnect, the lobby refresh, loading a replay and the
+ * browser's history. Protocol v1 with its additions (names, series, replays), docs/protocol.md;
+ * a server without the additions still works, only without names, score and replay pacing. */
 
 import { createConnection } from './conn.js';
-import { createModel, PROTOCOL } from './model.js';
-import { createView, pageGameId, setPageGame } from './view.js';
+import { createModel, cleanName, PROTOCOL } from './model.js';
+import { parseReplay } from './replay.js';
+import { createReplayView } from './replay_view.js';
+import { createView, pageGameId, pageReplayId, setPageGame, setPageReplay } from './view.js';
 
 const LIST_EVERY_MS = 3000;       // lobby refresh; the list is small and cheap to send
+const REPLAY_LOAD_MS = 10000;     // a replay that has not loaded by then is reported as failed
 
 const model = createModel();
 let listTimer = 0;
+let joinAfterName = 0;            // a linked game to join once the player was asked for a name
 const conn = createConnection({ onStateChange: onStateChange, onMessage: onMessage });
 const view = createView(model, {
-  create: create, quick: quick, join: joinOrWatch, open: (id) => showGame(id),
-  lobby: () => showLobby(), move: move, resign: resign, rematch: rematch
+  create: create, quick: quick, join: joinFromLobby, open: (id) => showGame(id),
+  lobby: () => showLobby(), move: move, resign: resign, rematch: rematch,
+  replay: (id) => showReplay(id), name: setName
 });
+const replayView = createReplayView({ lobby: () => showLobby(), game: openFromReplay });
 
 // Send a request (conn.js tracks it); tell the player when there is no connection.
 function send(msg, req) {
@@ -112,16 +120,51 @@ function onError(m, req) {
   view.toast(text);
 }
 
+/* ---- The player's name ---------------------------------------------------------------- */
+
+// The name the player typed (or '' for none): kept when the contract allows it, else the
+// player is told why. True when it was kept.
+function setName(text) {
+  const c = cleanName(text);
+  if (c.error) {
+    view.toast(c.error);
+    return false;
+  }
+  model.setName(c.name);
+  view.renderName();
+  const id = joinAfterName;
+  joinAfterName = 0;
+  if (id && model.wanted === id) {
+    if (model.connected) joinOrWatch(id);
+  }
+  return true;
+}
+
+// `name` goes with every request that takes a seat; none is sent when the player gave none.
+function named(msg) {
+  if (model.name) msg.name = model.name;
+  return msg;
+}
+
 /* ---- Requests. `req.show`: put the game on screen when the reply comes. ----------------- */
 
+// The player chose something else than the linked game waiting for their name.
+function dropLinkedJoin() {
+  if (!joinAfterName) return;
+  model.unwant(joinAfterName);
+  joinAfterName = 0;
+}
+
 function create(vs, level) {
+  dropLinkedJoin();
   const msg = { type: 'create', vs: vs };
   if (vs === 'computer') msg.level = level;
-  send(msg, { show: true, vs: vs, level: level });
+  send(named(msg), { show: true, vs: vs, level: level });
 }
 
 function quick() {
-  send({ type: 'quick' }, { show: true, vs: 'human' });
+  dropLinkedJoin();
+  send(named({ type: 'quick' }), { show: true, vs: 'human' });
 }
 
 function resume(g, show) {
@@ -144,15 +187,25 @@ function resume(g, show) {
 }
 
 // Opening /?game=ID: the seat this tab holds, else the free seat, else a spectator's place.
+// A player who follows a link before ever being asked for a name is asked first: the seat
+// would keep no name for good.
 function enterFromUrl(id) {
   model.want(id);
   const g = model.seatFromStorage(id);
   if (g) resume(g, true);
-  else joinOrWatch(id);
+  else if (!model.nameAsked) {
+    joinAfterName = id;
+    view.askName(id);
+  } else joinOrWatch(id);
+}
+
+function joinFromLobby(id) {
+  dropLinkedJoin();
+  joinOrWatch(id);
 }
 
 function joinOrWatch(id) {
-  send({ type: 'join', game_id: id }, {
+  send(named({ type: 'join', game_id: id }), {
     show: true, vs: 'human',
     onError: (e) => {
       if (e.code === 'game_full' || e.code === 'game_over' || e.code === 'not_playing') {
@@ -201,7 +254,7 @@ function resign() {
 function rematch() {
   const g = model.current();
   if (!g || !g.mark) return;
-  const sent = send({ type: 'rematch', game_id: g.id }, {
+  const sent = send(named({ type: 'rematch', game_id: g.id }), {
     show: true, vs: g.vs, level: g.level,
     onError: () => {
       model.setRematchSent(g, false);
@@ -217,12 +270,16 @@ function rematch() {
 
 /* ---- Lobby refresh ---------------------------------------------------------------------- */
 
+function inLobby() {
+  return model.screen === null && !replayView.id;
+}
+
 function startList() {
   stopList();
-  if (!model.connected || model.screen !== null) return;
+  if (!model.connected || !inLobby()) return;
   send({ type: 'list' }, {});
   listTimer = setInterval(() => {
-    if (model.connected && model.screen === null) send({ type: 'list' }, {});
+    if (model.connected && inLobby()) send({ type: 'list' }, {});
   }, LIST_EVERY_MS);
 }
 
@@ -237,21 +294,70 @@ function stopList() {
 function showGame(id, fromHistory) {
   const changed = model.screen !== id;
   model.show(id);
+  replayView.hide();
   stopList();
   if (!fromHistory) setPageGame(id, changed && pageGameId() !== id);
   view.showGame(changed);
 }
 
 function showLobby(fromHistory) {
+  dropLinkedJoin();
   model.show(null);
-  if (!fromHistory) setPageGame(null, pageGameId() !== 0);
+  replayView.hide();
+  if (!fromHistory) setPageGame(null, pageGameId() !== 0 || pageReplayId() !== 0);
   view.showLobby();
   startList();
+}
+
+/* ---- Replays ------------------------------------------------------------------------------ */
+
+// The replay screen for game `id`, loaded over HTTP (GET /api/games/{id}): it needs no seat and
+// no WebSocket, so a link works on any process for as long as the game is readable.
+function showReplay(id, fromHistory) {
+  dropLinkedJoin();
+  model.show(null);
+  model.want(0);
+  stopList();
+  view.hideAll();
+  if (!fromHistory) setPageReplay(id, pageReplayId() !== id);
+  replayView.show(id);
+  loadReplay(id);
+}
+
+async function loadReplay(id) {
+  let text = 'The replay could not be loaded. Reload the page to try again.';
+  try {
+    const res = await fetch(new URL('api/games/' + id, location.href),
+                            { cache: 'no-store', signal: AbortSignal.timeout(REPLAY_LOAD_MS) });
+    if (res.status === 404) {
+      text = 'There is no game ' + id + ' (or it ended more than a day ago).';
+    } else if (res.ok) {
+      const r = parseReplay(await res.json());
+      if (r && r.id === id) {
+        replayView.load(id, r);
+        return;
+      }
+    }
+  } catch (e) { /* the network or a body that is not JSON: the sentence above */ }
+  replayView.fail(id, text);
+}
+
+// "The game" on the replay screen: the seat or the spectator's place this page has, else
+// join or watch it as a link to it would.
+function openFromReplay(id) {
+  if (model.games.has(id)) { showGame(id); return; }
+  setPageGame(id, true);
+  replayView.hide();
+  view.showLobby();
+  if (model.connected) enterFromUrl(id);
+  else model.want(id);
 }
 
 function init() {
   model.pruneSeats();
   window.addEventListener('popstate', () => {
+    const rid = pageReplayId();
+    if (rid) { showReplay(rid, true); return; }
     const id = pageGameId();
     if (!id) { showLobby(true); return; }
     if (model.games.has(id)) showGame(id, true);
@@ -264,8 +370,12 @@ function init() {
   window.addEventListener('pagehide', () => conn.hide());
   window.addEventListener('pageshow', (ev) => { if (ev.persisted) conn.start(); });
 
-  model.want(pageGameId());
-  if (!model.wanted) showLobby(true);
+  const rid = pageReplayId();
+  if (rid) showReplay(rid, true);
+  else {
+    model.want(pageGameId());
+    if (!model.wanted) showLobby(true);
+  }
   conn.start();
 }
 

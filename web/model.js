@@ -1,13 +1,48 @@
 /* model.js -- what the page knows: the games it takes part in, as records built from the wire
  * messages (docs/protocol.md, "Server to client"), the seats it holds (kept in sessionStorage so
- * a reload keeps them), which screen is shown and how the connection stands. No DOM and no
- * socket: the app (app.js) feeds it messages and user choices, the view (view.js) reads it.
- * Scalars are getters, so only the functions below change them. */
+ * a reload keeps them), the player's name (localStorage), which screen is shown and how the
+ * connection stands. No DOM and no socket: the app (app.js) feeds it messages and user choices,
+ * the view (view.js) reads it. Scalars are getters, so only the functions below change them. */
 
 export const PROTOCOL = 1;
 
 const SEAT_KEY = 'ttt.seat.';     // sessionStorage is per tab: two tabs can hold both seats
 const SEAT_MAX_AGE_MS = 24 * 3600 * 1000;
+const NAME_KEY = 'ttt.name';      // localStorage: one name for every tab; '' = asked, none given
+export const NAME_MAX = 24;       // code points, as the contract counts them
+
+/* ---- The player's name ------------------------------------------------------------------ */
+
+/* A name as the contract accepts it: trimmed, 1 to 24 code points, no control character
+ * (U+0000-U+001F, U+007F-U+009F); an empty result is no name. Returns { name } ('' for none)
+ * or { error } with a sentence for the player. Checked here so a typo never costs a request. */
+export function cleanName(text) {
+  const name = String(text == null ? '' : text).trim();
+  if ([...name].length > NAME_MAX) return { error: 'A name has at most ' + NAME_MAX + ' characters.' };
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return { error: 'A name cannot hold control characters.' };
+  return { name: name };
+}
+
+// null when the player was never asked; else the stored name ('' when they chose none).
+function nameLoad() {
+  try {
+    const v = localStorage.getItem(NAME_KEY);
+    if (v === null) return null;
+    const c = cleanName(v);
+    return c.error ? '' : c.name;
+  } catch (e) {
+    return '';                    // no storage: do not ask on every load
+  }
+}
+
+function nameSave(name) {
+  try { localStorage.setItem(NAME_KEY, name); } catch (e) { /* kept for this page only */ }
+}
+
+// A wire name: a string the server sent, or null (absent on older servers, or an open seat).
+export function wireName(v) {
+  return typeof v === 'string' && v.length > 0 ? v : null;
+}
 
 /* ---- Seat tokens in sessionStorage (a reload keeps the seat; storage may be disabled) ----- */
 
@@ -61,6 +96,7 @@ export function createModel() {
   let everConnected = false;
   let server = '';
   let openGames = [];             // the lobby's open list, as last received
+  let name = nameLoad();          // null until asked; then the player's name or ''
 
   function record(id) {
     let g = games.get(id);
@@ -85,6 +121,15 @@ export function createModel() {
     get everConnected() { return everConnected; },
     get server() { return server; },
     get openGames() { return openGames; },
+    // The player's name ('' for none) and whether they were ever asked for one.
+    get name() { return name || ''; },
+    get nameAsked() { return name !== null; },
+
+    // Store a name the player typed (already cleaned) or chose not to give ('').
+    setName(n) {
+      name = n;
+      nameSave(n);
+    },
 
     // The game on screen, or null in the lobby.
     current() { return screen === null ? null : games.get(screen) || null; },
