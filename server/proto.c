@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "proto.h"
+#include "proto_fast.h"
 
 /* ---- Names ------------------------------------------------------------- */
 
@@ -252,6 +253,8 @@ proto_err proto_parse(const char *buf, size_t len, proto_req *req) {
     json_t *root, *v;
     int t;
 
+    if (proto_fast_parse(buf, len, req))   /* a valid move, without a tree (proto_fast.h) */
+        return PROTO_OK;
     memset(req, 0, sizeof(*req));
     if ((root = proto_load(buf, len, &rc)) == NULL)
         return rc;

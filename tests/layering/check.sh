@@ -13,7 +13,7 @@ set -u
 # layer | files (globs, relative to the source dir) | forbidden includes (ERE on the name)
 RULES=(
   "game|game/*.c game/*.h|^(jansson\.h|uv\.h|libwebsockets\.h|hiredis/.*|openssl/.*|proto\.h|store.*\.h|gm.*\.h|srv\.h|msg\.h|log\.h)$"
-  "proto|server/proto.c server/proto.h|^(uv\.h|libwebsockets\.h|hiredis/.*|store.*\.h|gm.*\.h|srv\.h|http.*\.h|redis_.*\.h)$"
+  "proto|server/proto.c server/proto.h server/proto_fast.c server/proto_fast.h|^(uv\.h|libwebsockets\.h|hiredis/.*|store.*\.h|gm.*\.h|srv\.h|http.*\.h|redis_.*\.h)$"
   "store|server/store*.c server/store*.h server/redis_*.c server/redis_*.h|^(libwebsockets\.h|jansson\.h|gm.*\.h|srv\.h|proto\.h|http.*\.h)$"
   "gm|server/gm.c server/gm.h server/gm_rules.* server/gm_op.* server/gm_kinds.* server/gm_room.* server/gm_core.h|^(uv\.h|gm_uv\.h|libwebsockets\.h|jansson\.h|hiredis/.*|srv\.h|http.*\.h|redis_.*\.h|store_codec\.h|lim\.h|ws_msg\.h)$"
   "pure|server/msg.* server/token.* server/log.* server/ws_msg.* server/lim.* server/redis_url.* server/store_codec.* server/web_files.*|^(uv\.h|libwebsockets\.h|jansson\.h|hiredis/.*|gm.*\.h|srv\.h)$"
