@@ -217,6 +217,7 @@ static void on_closed(srv *s, ws_sess *ss)
     ss->gc = NULL;
     ss->wsi = NULL;
     ss->listed = 0;
+    srv_out_forget(ss);
     srv_out_clear(ss);
     ws_msg_reset(&ss->rx);
     DL_DELETE(s->sessions, ss);
@@ -373,6 +374,16 @@ static void lws_log_emit(int level, const char *line)
         log_debug("lws: %.*s", (int)n, line);
 }
 
+static void on_flush_prepare(uv_prepare_t *h)
+{
+    srv_out_flush(h->data);
+}
+
+static void on_flush_check(uv_check_t *h)
+{
+    srv_out_flush(h->data);
+}
+
 static const struct lws_protocol_vhost_options pvo_default = {NULL, NULL, "default", ""};
 static const struct lws_protocol_vhost_options pvo_ttt = {NULL, &pvo_default, "ttt", ""};
 
@@ -459,6 +470,16 @@ srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, store *st, char *er
     s->keepalive.data = s;
     uv_timer_init(loop, &s->drain_timer);
     s->drain_timer.data = s;
+    /* the frames held in a loop turn go out at its end (srv_out.c): after
+     * the timer and idle callbacks (the manager's replies) and after the I/O
+     * callbacks. Unref'd: they must not keep the loop running. */
+    uv_prepare_init(loop, &s->flush_prep);
+    uv_check_init(loop, &s->flush_check);
+    s->flush_prep.data = s->flush_check.data = s;
+    uv_prepare_start(&s->flush_prep, on_flush_prepare);
+    uv_check_start(&s->flush_check, on_flush_check);
+    uv_unref((uv_handle_t *)&s->flush_prep);
+    uv_unref((uv_handle_t *)&s->flush_check);
     /* walk the sessions a few times per ping interval: a ping goes out at most
      * a quarter interval late, and 20k sessions cost well under a millisecond */
     int64_t every = opt->ping_interval_ms / 4;
@@ -507,11 +528,18 @@ struct lws_context *srv_free(srv *s)
             ss->gc = NULL;
         }
     }
+    /* frames held for sessions that lws is about to drop go nowhere */
+    for (unsigned i = 0; i < s->npend; i++)
+        if (s->pend[i].ss)
+            srv_out_forget(s->pend[i].ss);
+    s->npend = 0;
     lws_context_destroy(ctx);
     s->ctx = NULL;
-    s->closing_handles = 2;
+    s->closing_handles = 4;
     uv_close((uv_handle_t *)&s->keepalive, on_timer_closed);
     uv_close((uv_handle_t *)&s->drain_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&s->flush_prep, on_timer_closed);
+    uv_close((uv_handle_t *)&s->flush_check, on_timer_closed);
     return ctx;
 }
 

@@ -116,6 +116,7 @@ static void handle_message(srv *s, ws_sess *ss, const char *buf, size_t len)
  * (NOTES-lws.md: lws_close_reason, then a non-zero return). */
 static int close_now(ws_sess *ss, uint16_t code, const char *reason)
 {
+    srv_out_flush_sess(ss);   /* what this turn sent it goes before the close */
     ws_msg_reset(&ss->rx);
     ss->state = SESS_CLOSED;
     lws_close_reason(ss->wsi, (enum lws_close_status)code, (unsigned char *)reason,

@@ -26,6 +26,10 @@
 #define CLOSE_BAD_DATA 1007
 #define CLOSE_INTERNAL 1011
 
+#define SRV_PEND_MAX 512       /* frames held until the end of a loop turn */
+#define SRV_PEND_GROUP 16      /* frames of one session written in one send */
+#define SRV_OUT_BYTES 16384    /* the buffer those are framed in */
+
 /* A session's life, in order; it only moves forward:
  *  HANDSHAKE  the handshake filter ran (ss->ip may be set), not taken in yet
  *  WELCOME    taken in (listed, counted); the welcome is queued
@@ -54,6 +58,7 @@ typedef struct ws_sess {
     ws_msg rx;                     /* a message arriving in pieces */
     uint8_t ping_due, ping_out;
     uint8_t listed;                /* on s->sessions and counted: CLOSED undoes it */
+    uint8_t pend;                  /* frames held in s->pend (srv_out.c) */
     lim_bucket bucket;             /* the per-connection rate limit */
     int64_t last_rx_ms;
 } ws_sess;
@@ -78,6 +83,11 @@ struct srv {
     srv_stats stats;
     lim_table ips;               /* client addresses with connections (or a drained bucket) */
     char host_buf[128];
+    uv_prepare_t flush_prep;     /* srv_out_flush after the idle and timer callbacks */
+    uv_check_t flush_check;      /* ... and after the I/O callbacks */
+    struct { ws_sess *ss; msg *m; } pend[SRV_PEND_MAX];
+    unsigned npend;
+    unsigned char out[LWS_PRE + SRV_OUT_BYTES];
 };
 
 
@@ -98,6 +108,12 @@ void srv_out_block(ws_sess *ss, char *block, const size_t *len);
 void srv_out_on_drop(ws_sess *ss, struct lws *wsi);
 /* SERVER_WRITEABLE: one ping, queued frame or close frame; -1 closes. */
 int srv_out_writeable(srv *s, ws_sess *ss);
+/* Write every frame held in this loop turn (srv_send holds them). */
+void srv_out_flush(srv *s);
+/* Write ss's held frames now (before a close from RECEIVE). */
+void srv_out_flush_sess(ws_sess *ss);
+/* ss is closed: drop its held frames. */
+void srv_out_forget(ws_sess *ss);
 
 /* srv_in.c */
 /* LWS_CALLBACK_RECEIVE: a piece of a message; the return goes to lws. */

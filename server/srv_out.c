@@ -69,33 +69,9 @@ void srv_close_conn(void *srv_ud, void *conn_ud)
     srv_out_close(conn_ud, CLOSE_INTERNAL);
 }
 
-void srv_send(void *srv_ud, void *conn_ud, msg *m)
+/* The queue path: WRITEABLE writes it, one frame per callback. */
+static void send_queued(srv *s, ws_sess *ss, msg *m)
 {
-    srv *s = srv_ud;
-    ws_sess *ss = conn_ud;
-    /* a restart close waits for the replies to requests already accepted;
-     * any other close drops what is queued */
-    if (ss->state >= SESS_CLOSING && ss->close_code != CLOSE_RESTART)
-        return;
-    /* Fast path: nothing of ours queued and nothing left over inside lws,
-     * so write now. Waiting for WRITEABLE instead costs two epoll_ctl calls
-     * per frame (arm POLLOUT, disarm it), which profiling showed to be a
-     * third of the server's CPU per move. lws 4.1 buffers a partial send
-     * itself and finishes it on POLLOUT; while it holds such a leftover
-     * (lws_partial_buffered) every frame takes the queue, because a second
-     * write on top of a leftover reports a short count in 4.1. The welcome
-     * (sent from ESTABLISHED) and closes always take the queue. */
-    if (!ss->qlen && ss->state == SESS_OPEN && !lws_partial_buffered(ss->wsi)) {
-        int n = lws_write(ss->wsi, msg_data(m), m->len, LWS_WRITE_TEXT);
-        if (n >= (int)m->len) {
-            s->stats.msgs_out++;
-            s->stats.bytes_out += m->len;
-            return;
-        }
-        /* a failed write: lws is closing it; CLOSED cleans up */
-        srv_out_close(ss, CLOSE_POLICY);
-        return;
-    }
     int qr = queue_push(ss, m);
     if (qr == -2) {
         /* no memory for the queue: the frame is lost, so the client must
@@ -115,6 +91,178 @@ void srv_send(void *srv_ud, void *conn_ud, msg *m)
         return;
     }
     lws_callback_on_writable(ss->wsi);
+}
+
+/* Nothing of ours queued and nothing left over inside lws: a frame may be
+ * written now. Waiting for WRITEABLE instead costs two epoll_ctl calls per
+ * frame (arm POLLOUT, disarm it), which profiling showed to be a third of
+ * the server's CPU per move. lws 4.1 buffers a partial send itself and
+ * finishes it on POLLOUT; while it holds such a leftover
+ * (lws_partial_buffered) every frame takes the queue, because a second write
+ * on top of a leftover reports a short count in 4.1. The welcome (sent from
+ * ESTABLISHED) and closes always take the queue. */
+static int can_write_now(const ws_sess *ss)
+{
+    return !ss->qlen && ss->state == SESS_OPEN && !lws_partial_buffered(ss->wsi);
+}
+
+static void write_one(srv *s, ws_sess *ss, msg *m)
+{
+    int n = lws_write(ss->wsi, msg_data(m), m->len, LWS_WRITE_TEXT);
+    if (n >= (int)m->len) {
+        s->stats.msgs_out++;
+        s->stats.bytes_out += m->len;
+        return;
+    }
+    /* a failed write: lws is closing it; CLOSED cleans up */
+    srv_out_close(ss, CLOSE_POLICY);
+}
+
+/* Several frames of one session in one send: each framed here (server
+ * frames are unmasked: 0x81, then the length in 1 or 3 bytes) and handed to
+ * lws as LWS_WRITE_RAW, which lws sends as it is and buffers itself if the
+ * socket takes only part (ops-ws.c, send_raw). m[] are consumed. */
+static void write_many(srv *s, ws_sess *ss, msg **m, unsigned n)
+{
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++)
+        total += 4 + m[i]->len;
+    if (total > sizeof s->out - LWS_PRE) {
+        for (unsigned i = 0; i < n; i++)   /* rare: a burst of long frames */
+            if (ss->state == SESS_OPEN)
+                write_one(s, ss, m[i]);
+        return;
+    }
+    unsigned char *p = s->out + LWS_PRE;
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t len = m[i]->len;
+        *p++ = 0x81;
+        if (len < 126) {
+            *p++ = (unsigned char)len;
+        } else {
+            *p++ = 126;
+            *p++ = (unsigned char)(len >> 8);
+            *p++ = (unsigned char)len;
+        }
+        memcpy(p, msg_data(m[i]), len);
+        p += len;
+    }
+    size_t bytes = (size_t)(p - (s->out + LWS_PRE));
+    int w = lws_write(ss->wsi, s->out + LWS_PRE, bytes, LWS_WRITE_RAW);
+    if (w < (int)bytes) {
+        srv_out_close(ss, CLOSE_POLICY);
+        return;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        s->stats.msgs_out++;
+        s->stats.bytes_out += m[i]->len;
+    }
+}
+
+/* ---- frames held until the end of the loop turn ----------------------------------- *
+ *
+ * A frame that could be written now is held in s->pend instead, and every
+ * held frame goes out when the loop turn's callbacks are done (srv_out_flush,
+ * from a prepare and a check handle): a session that got one frame in this
+ * turn gets one send as before, and one that got several (joined + state)
+ * gets them in a single send. ss->pend counts a session's held frames; its
+ * frames keep their order, and they always go before anything it queues. */
+
+/* ss's held frames into the queue, in order (the path for when they can no
+ * longer be written at once). */
+static void unpend(srv *s, ws_sess *ss)
+{
+    for (unsigned i = 0; i < s->npend && ss->pend; i++) {
+        if (s->pend[i].ss != ss)
+            continue;
+        msg *m = s->pend[i].m;
+        s->pend[i].ss = NULL;
+        s->pend[i].m = NULL;
+        ss->pend--;
+        if (ss->state < SESS_CLOSED && ss->wsi)
+            send_queued(s, ss, m);
+        msg_unref(m);
+    }
+    ss->pend = 0;
+}
+
+/* Write ss's held frames, found from index i on. */
+static void flush_sess(srv *s, ws_sess *ss, unsigned i)
+{
+    msg *m[SRV_PEND_GROUP];
+    unsigned n = 0;
+    if (!can_write_now(ss)) {
+        unpend(s, ss);
+        return;
+    }
+    for (; i < s->npend && ss->pend; i++) {
+        if (s->pend[i].ss != ss)
+            continue;
+        m[n++] = s->pend[i].m;
+        s->pend[i].ss = NULL;
+        s->pend[i].m = NULL;
+        ss->pend--;
+        if (n == SRV_PEND_GROUP)
+            break;
+    }
+    if (n == 1)
+        write_one(s, ss, m[0]);
+    else
+        write_many(s, ss, m, n);
+    for (unsigned k = 0; k < n; k++)
+        msg_unref(m[k]);
+    if (ss->pend)   /* more than a group's worth: the next group */
+        flush_sess(s, ss, i);
+}
+
+void srv_out_flush(srv *s)
+{
+    for (unsigned i = 0; i < s->npend; i++)
+        if (s->pend[i].ss)
+            flush_sess(s, s->pend[i].ss, i);
+    s->npend = 0;
+}
+
+void srv_out_flush_sess(ws_sess *ss)
+{
+    if (ss->pend)
+        flush_sess(ss->srv, ss, 0);
+}
+
+void srv_out_forget(ws_sess *ss)
+{
+    srv *s = ss->srv;
+    for (unsigned i = 0; i < s->npend && ss->pend; i++) {
+        if (s->pend[i].ss != ss)
+            continue;
+        msg_unref(s->pend[i].m);
+        s->pend[i].ss = NULL;
+        s->pend[i].m = NULL;
+        ss->pend--;
+    }
+    ss->pend = 0;
+}
+
+void srv_send(void *srv_ud, void *conn_ud, msg *m)
+{
+    srv *s = srv_ud;
+    ws_sess *ss = conn_ud;
+    /* a restart close waits for the replies to requests already accepted;
+     * any other close drops what is queued */
+    if (ss->state >= SESS_CLOSING && ss->close_code != CLOSE_RESTART)
+        return;
+    if (can_write_now(ss) && ss->pend < UINT8_MAX) {
+        if (s->npend == SRV_PEND_MAX)
+            srv_out_flush(s);
+        s->pend[s->npend].ss = ss;
+        s->pend[s->npend].m = msg_ref(m);
+        s->npend++;
+        ss->pend++;
+        return;
+    }
+    if (ss->pend)
+        unpend(s, ss);   /* what was held goes first */
+    send_queued(s, ss, m);
 }
 
 void srv_out_block(ws_sess *ss, char *block, const size_t *len)
@@ -184,6 +332,8 @@ void srv_out_on_drop(ws_sess *ss, struct lws *wsi)
 
 int srv_out_writeable(srv *s, ws_sess *ss)
 {
+    if (ss->pend)
+        unpend(s, ss);   /* held frames go before a close frame or a ping */
     if (ss->ping_due) {
         /* not empty: lws 4.1 hands an empty PONG to nobody (ops-ws.c skips
          * the callback when the payload length is 0), so we would never see
