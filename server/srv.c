@@ -32,7 +32,11 @@
 
 _Static_assert(MSG_LWS_PRE == LWS_PRE, "msg.h's LWS_PRE copy must match libwebsockets");
 
-#define RX_CHUNK 512           /* lws' per-connection receive buffer, bytes */
+/* lws' per-connection receive buffer, bytes. Every connection holds one,
+ * so it is the first thing idle memory pays for; every request a client
+ * sends in play (a move is 61 bytes on the wire, a create with a name about
+ * 200) fits in one, and longer messages are put together by ws_msg.c. */
+#define RX_CHUNK 256
 #define HDR_MAX 512            /* header values we read at the handshake */
 _Static_assert(WS_MSG_MAX == PROTO_MAX_MESSAGE, "one message limit");
 
