@@ -251,7 +251,8 @@ void srv_send(void *srv_ud, void *conn_ud, msg *m)
      * any other close drops what is queued */
     if (ss->state >= SESS_CLOSING && ss->close_code != CLOSE_RESTART)
         return;
-    if (can_write_now(ss) && ss->pend < UINT8_MAX) {
+    /* lws' partial leftover is checked at the flush, once per session */
+    if (!ss->qlen && ss->state == SESS_OPEN && ss->pend < UINT8_MAX) {
         if (s->npend == SRV_PEND_MAX)
             srv_out_flush(s);
         s->pend[s->npend].ss = ss;
