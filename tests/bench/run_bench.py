@@ -42,6 +42,7 @@ CPU_WINDOW_S = 3.0
 SYSCALL_WINDOW_S = 2.0
 PROFILE_WINDOW_S = 3.0
 CONCURRENCY = 64
+SERVER = None       # --server: another ttt-server binary (an older build, to compare)
 
 
 def free_port():
@@ -164,7 +165,7 @@ class Row:
         env = dict(os.environ, TTT_ALLOC_COUNT_FILE=count_file,
                    LD_PRELOAD=os.path.join(build, "libttt-alloc-count.so"))
         log = open(os.path.join(self.dir, "server-%d.log" % port), "w")
-        p = subprocess.Popen([os.path.join(build, "ttt-server"), "--port", str(port)]
+        p = subprocess.Popen([SERVER or os.path.join(build, "ttt-server"), "--port", str(port)]
                              + SERVER_ARGS + extra, env=env, stdout=log, stderr=log)
         wait_port(port, p)
         self.servers.append((p, port, count_file))
@@ -382,7 +383,11 @@ def main():
     ap.add_argument("--profile", action="store_true",
                     help="perf record -g the first server of each row; top symbols in the JSON")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--server", default=None,
+                    help="measure this ttt-server binary instead of BUILD's (the tools stay BUILD's)")
     a = ap.parse_args()
+    global SERVER
+    SERVER = os.path.abspath(a.server) if a.server else None
     build = os.path.abspath(a.build)
     t0 = time.monotonic()
     for tool in ("perf", "redis-server", "nginx"):
