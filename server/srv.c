@@ -513,6 +513,10 @@ static void on_timer_closed(uv_handle_t *h)
 {
     srv *s = h->data;
     if (--s->closing_handles == 0) {
+        /* frames sent while lws was shutting down: their sessions are gone,
+         * so only the frames are let go */
+        for (unsigned i = 0; i < s->npend; i++)
+            msg_unref(s->pend[i].m);
         lim_table_free(&s->ips);
         http_files_free(s->files);
         msg_unref(s->welcome);
