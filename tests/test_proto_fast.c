@@ -5,8 +5,9 @@
  * hand-picked edges first, then 150,000 messages built from
  * pieces that sit on the edges (numbers, strings, white space, members,
  * order, duplicates) and random byte mutations of them. A second check
- * keeps the fast path honest the other way: the ordinary move messages a
- * client sends must be decided by it, or it would be fast for nothing.
+ * keeps the fast path honest the other way: the ordinary messages a client
+ * sends (move, create, join, ...) must be decided by it, or it would be
+ * fast for nothing.
  *
  * Each input is copied into a buffer of exactly its length, so that ASan
  * catches a read past len. */
@@ -49,7 +50,7 @@ static int compare(const char *text)
     return compare_n(text, strlen(text));
 }
 
-Test(proto_fast, ordinary_moves_are_decided, .description = "what clients send takes the fast path")
+Test(proto_fast, ordinary_requests_are_decided, .description = "what clients send takes the fast path")
 {
     static const char *const ok[] = {
         "{\"type\":\"move\",\"game_id\":100,\"cell\":4}",
@@ -60,6 +61,15 @@ Test(proto_fast, ordinary_moves_are_decided, .description = "what clients send t
         "{\"type\":\"move\",\"id\":\"\",\"game_id\":5,\"cell\":1}",
         "{\"type\":\"move\",\"id\":-12,\"game_id\":5,\"cell\":1}",
         "{\"type\":\"move\",\"game_id\":1,\"cell\":-0}",   /* jansson: the integer 0 */
+        "{\"type\":\"ping\",\"game_id\":100,\"cell\":1}",  /* members ping ignores */
+        "{\"type\":\"create\"}",
+        "{\"type\":\"create\",\"vs\":\"computer\",\"level\":\"easy\",\"id\":3}",
+        "{\"type\":\"create\",\"vs\":\"human\",\"level\":\"perfect\"}",
+        "{\"type\":\"join\",\"game_id\":100,\"id\":\"j\"}",
+        "{\"type\":\"join\",\"game_id\":100,\"vs\":\"robot\",\"cell\":99}",
+        "{\"type\":\"quick\"}", "{\"type\":\"list\",\"id\":1}", "{\"type\":\"ping\"}",
+        "{\"type\":\"watch\",\"game_id\":7}", "{\"type\":\"resign\",\"game_id\":7}",
+        "{\"type\":\"rematch\",\"game_id\":7}",
         "{\"type\":\"move\",\"id\":\"0123456789012345678901234567890123456789012345678901234567890123\","
         "\"game_id\":5,\"cell\":1}",
     };
@@ -74,7 +84,15 @@ Test(proto_fast, edges_go_to_the_general_path, .description = "anything unusual 
         "{\"type\":\"move\",\"game_id\":100}",                       /* no cell */
         "{\"type\":\"move\",\"cell\":1}",                            /* no game_id */
         "{\"game_id\":100,\"cell\":1}",                              /* no type */
-        "{\"type\":\"ping\",\"game_id\":100,\"cell\":1}",
+        "{\"type\":\"resume\",\"game_id\":100,\"token\":\"0123456789abcdef0123456789abcdef\"}",
+        "{\"type\":\"join\"}",                                     /* no game_id */
+        "{\"type\":\"watch\",\"game_id\":0}",
+        "{\"type\":\"create\",\"vs\":\"robot\"}",
+        "{\"type\":\"create\",\"level\":\"hard\"}",
+        "{\"type\":\"create\",\"vs\":1}",
+        "{\"type\":\"create\",\"name\":\"Ann\"}",                 /* a name: jansson */
+        "{\"type\":\"pong\"}",
+        "{\"type\":\"join\",\"game_id\":5,\"vs\":null}",
         "{\"type\":\"move\",\"game_id\":0,\"cell\":1}",
         "{\"type\":\"move\",\"game_id\":-1,\"cell\":1}",
         "{\"type\":\"move\",\"game_id\":1,\"cell\":9}",
@@ -132,6 +150,8 @@ static const char *const ints[] = {
 };
 static const char *const types[] = {
     "\"move\"", "\"move\"", "\"move\"", "\"Move\"", "\"mov\"", "\"moves\"", "\"ping\"",
+    "\"create\"", "\"join\"", "\"quick\"", "\"resume\"", "\"watch\"", "\"resign\"",
+    "\"rematch\"", "\"list\"", "\"join \"",
     "\"mo\\u0076e\"", "\"move\\u0000\"", "\"\"", "1", "null", "\"m\xc3\xb6ve\"",
 };
 static const char *const ids[] = {
@@ -141,8 +161,12 @@ static const char *const ids[] = {
     "1.5", "null", "true", "[]", "\"\\u0000\"",
 };
 static const char *const keys[] = {
-    "\"type\"", "\"id\"", "\"game_id\"", "\"cell\"", "\"ply\"", "\"x\"", "\"Type\"",
-    "\"ty\\u0070e\"", "\"\"", "\"cell \"",
+    "\"type\"", "\"id\"", "\"game_id\"", "\"cell\"", "\"ply\"", "\"vs\"", "\"level\"",
+    "\"x\"", "\"Type\"", "\"ty\\u0070e\"", "\"\"", "\"cell \"", "\"name\"", "\"token\"",
+};
+static const char *const names[] = {
+    "\"human\"", "\"computer\"", "\"easy\"", "\"perfect\"", "\"Human\"", "\"hard\"",
+    "\"\"", "\"hum\\u0061n\"", "1", "null",
 };
 
 /* JSON white space, now and then something that is not */
@@ -166,6 +190,8 @@ static const char *value_for(unsigned key)
     switch (key) {
     case 0: return types[pick(sizeof types / sizeof types[0])];
     case 1: return ids[pick(sizeof ids / sizeof ids[0])];
+    case 5:
+    case 6: return names[pick(sizeof names / sizeof names[0])];
     default: return ints[pick(sizeof ints / sizeof ints[0])];
     }
 }
@@ -186,6 +212,8 @@ static size_t generate(char *b, size_t cap)
             order[nk++] = base[i];
     if (pick(3) == 0)
         order[nk++] = 1;
+    if (pick(4) == 0)
+        order[nk++] = 5 + pick(2);   /* vs or level */
     if (pick(10) == 0)
         order[nk++] = pick(sizeof keys / sizeof keys[0]);
     for (unsigned i = nk; i > 1; i--) {
@@ -201,14 +229,14 @@ static size_t generate(char *b, size_t cap)
         n = put(b, n, cap, ws());
         n = put(b, n, cap, pick(50) ? ":" : "");
         n = put(b, n, cap, ws());
-        if (order[i] == 0 && pick(4))
-            n = put(b, n, cap, "\"move\"");
+        if (order[i] == 0 && pick(3))
+            n = put(b, n, cap, pick(3) ? "\"move\"" : types[pick(sizeof types / sizeof types[0])]);
         else if ((order[i] == 2 || order[i] == 3 || order[i] == 4) && pick(3)) {
             char num[24];
             snprintf(num, sizeof num, "%u", order[i] == 2 ? 1 + pick(100000) : pick(10));
             n = put(b, n, cap, num);
         } else {
-            n = put(b, n, cap, value_for(order[i] < 5 ? order[i] : 2));
+            n = put(b, n, cap, value_for(order[i] < 7 ? order[i] : 2));
         }
         n = put(b, n, cap, ws());
     }
