@@ -75,7 +75,8 @@ fuzz: test-build
 	./$(TEST_BUILD)/tests/netfuzz/ttt-netfuzz --long --seed $(FUZZ_SEED) $(NETFUZZ_ARGS)
 
 # The release build (as `make build`) in a directory of its own, then the
-# table; the script prints its own running time (about a minute).
+# table; the script prints its own running time (about a minute; with
+# BENCH_ARGS="--repeat 3" each row keeps its least disturbed of three runs).
 bench: bench-deps
 	@start=$$(date +%s); \
 	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTTT_TESTS=OFF >/dev/null && \
