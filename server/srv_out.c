@@ -1,10 +1,12 @@
 /* srv_out.c -- frames out to WebSocket clients (srv_int.h).
  *
- * A frame is written at once when nothing of that connection is queued and
- * lws holds no partial leftover of it; otherwise it waits in the session's
- * ring and goes out from WRITEABLE, one per callback, as lws requires. Close
- * frames are written here by hand, because lws 4.1 drops the codes returned
- * from WRITEABLE (shared/NOTES-lws.md). */
+ * A frame for a connection with nothing queued is held until the end of the
+ * loop turn and then written directly, together with the other frames that
+ * connection got in the same turn (one send for joined + state); otherwise,
+ * or when lws holds a partial leftover, it waits in the session's ring and
+ * goes out from WRITEABLE, one per callback, as lws requires. Close frames
+ * are written here by hand, because lws 4.1 drops the codes returned from
+ * WRITEABLE (shared/NOTES-lws.md). */
 #include "srv_int.h"
 
 #include <errno.h>
