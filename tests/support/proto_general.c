@@ -21,7 +21,10 @@ int proto_fast_off(const char *buf, size_t len, proto_req *req)
 
 int proto_req_same(const proto_req *a, const proto_req *b)
 {
-    return a->type == b->type && a->id.kind == b->id.kind && a->id.len == b->id.len &&
+    /* Both parsers clear the whole struct before they fill it, so the bytes
+     * compare too: that also covers fields added after this was written
+     * (a name, say) that the list below does not name. */
+    return memcmp(a, b, sizeof *a) == 0 && a->type == b->type && a->id.kind == b->id.kind && a->id.len == b->id.len &&
            memcmp(a->id.str, b->id.str, sizeof a->id.str) == 0 && a->id.num == b->id.num &&
            a->game_id == b->game_id && a->cell == b->cell && a->ply == b->ply &&
            a->vs_computer == b->vs_computer && a->level == b->level &&

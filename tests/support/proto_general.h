@@ -10,7 +10,8 @@
 
 /* proto_parse with its fast path switched off: what jansson says. */
 proto_err proto_parse_general(const char *buf, size_t len, proto_req *req);
-/* 1 when two parsed requests hold the same fields (padding ignored). */
+/* 1 when two parsed requests hold the same fields, and the same bytes (both
+ * parsers clear the struct first). */
 int proto_req_same(const proto_req *a, const proto_req *b);
 
 #endif
