@@ -5,6 +5,9 @@
 #               (each fuzz target and the network fuzzer for a few seconds too)
 #   make fuzz   the fuzz targets for FUZZ_SECONDS each (default 60), then the
 #               network fuzzer in its long mode (docs/fuzzing.md)
+#   make bench  the performance table (docs/benchmarks.md): the kernel's floor
+#               beside the server, memory / Redis / nginx; build/bench/bench.json
+#               (BENCH_ARGS="--profile" adds perf record's top symbols)
 #   make cluster  redis-server + 2 ttt-server processes + nginx, on one machine
 #                 (make cluster-down stops them; CLUSTER_ARGS="-n 3 --port 9000")
 #
@@ -15,12 +18,14 @@ TEST_BUILD ?= build/test
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS       ?=
 FUZZ_BUILD ?= build/fuzz
+BENCH_BUILD ?= build/bench
+BENCH_ARGS ?=
 FUZZ_SECONDS ?= 60
 FUZZ_SEED  ?= $(shell date +%s)
 NETFUZZ_ARGS ?=
 
 .PHONY: all deps test-deps cluster-deps build run test test-build fuzz fuzz-build cluster \
-        cluster-down clean
+        cluster-down clean bench bench-deps
 
 all: build
 
@@ -32,6 +37,9 @@ test-deps:
 
 cluster-deps:
 	@deploy/install-deps.sh --cluster
+
+bench-deps:
+	@deploy/install-deps.sh --bench
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTTT_TESTS=OFF >/dev/null
@@ -65,6 +73,18 @@ fuzz: test-build
 	       -DTTT_FUZZ_WORK_DIR=$(abspath $(FUZZ_BUILD))/corpus >/dev/null
 	cd $(FUZZ_BUILD) && ctest -V -L fuzz
 	./$(TEST_BUILD)/tests/netfuzz/ttt-netfuzz --long --seed $(FUZZ_SEED) $(NETFUZZ_ARGS)
+
+# The release build (as `make build`) in a directory of its own, then the
+# table; the script prints its own running time (about a minute; with
+# BENCH_ARGS="--repeat 3" each row keeps its least disturbed of three runs).
+bench: bench-deps
+	@start=$$(date +%s); \
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTTT_TESTS=OFF >/dev/null && \
+	cmake --build $(BENCH_BUILD) -j $(JOBS) >/dev/null && \
+	python3 tests/bench/run_bench.py --build $(BENCH_BUILD) --json $(BENCH_BUILD)/bench.json \
+	        $(BENCH_ARGS); rc=$$?; \
+	echo "make bench: $$(( $$(date +%s) - start )) s in all (build included); $(BENCH_BUILD)/bench.json"; \
+	exit $$rc
 
 CLUSTER_ARGS ?=
 cluster: build cluster-deps

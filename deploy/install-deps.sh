@@ -8,6 +8,7 @@
 #                                   nginx, Chromium, Firefox ESR, Node.js with npm
 #                                   and the end-to-end tests' npm packages, clang
 #                                   and its sanitizer/libFuzzer runtimes)
+#   deploy/install-deps.sh --bench  --test's, and perf, for `make bench`
 #
 # Runs apt-get directly as root, through sudo otherwise. Prints nothing but a
 # one-line summary when everything is already there.
@@ -22,13 +23,15 @@ test_pkgs=(libcriterion-dev redis-server nginx-light chromium firefox-esr nodejs
            curl procps clang libclang-rt-14-dev)
 
 cluster_pkgs=(nginx-light)
+bench_pkgs=(linux-perf)
 
 want=("${build_pkgs[@]}" "${run_pkgs[@]}")
 case "${1:-}" in
     --test) want+=("${test_pkgs[@]}") ;;
+    --bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
     --cluster) want+=("${cluster_pkgs[@]}") ;;
     "") ;;
-    *) echo "usage: $0 [--test|--cluster]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--test|--cluster|--bench]" >&2; exit 2 ;;
 esac
 
 missing=()

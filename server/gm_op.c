@@ -14,10 +14,38 @@
 #include "gm_room.h"
 #include "log.h"
 
+/* Every request is an op, so a busy server would malloc and free one per
+ * move. Freed ops of the common size are kept for the next one instead, a
+ * few dozen at most (issue 11: no allocation per move). Blocks only, no
+ * state: shared by the managers of a process (there is one, outside tests),
+ * and still reachable at exit. */
+#define OP_CACHE_ARGS 512
+#define OP_CACHE_MAX 64
+static void *op_cache[OP_CACHE_MAX];
+static unsigned op_cached;
+
+static gm_op *op_alloc(size_t args_len)
+{
+    if (args_len <= OP_CACHE_ARGS && op_cached) {
+        gm_op *op = op_cache[--op_cached];
+        memset(op, 0, sizeof(*op) + args_len);
+        return op;
+    }
+    return calloc(1, sizeof(gm_op) + (args_len <= OP_CACHE_ARGS ? OP_CACHE_ARGS : args_len));
+}
+
+static void op_free(gm_op *op)
+{
+    if (op->args_len <= OP_CACHE_ARGS && op_cached < OP_CACHE_MAX)
+        op_cache[op_cached++] = op;
+    else
+        free(op);
+}
+
 gm_op *gm_op_new(gm *g, const gm_op_kind *k, gm_conn *c, int64_t game_id,
                  const void *args, size_t args_len)
 {
-    gm_op *op = calloc(1, sizeof(*op) + args_len);
+    gm_op *op = op_alloc(args_len);
     if (!op)
         return NULL;
     op->gm = g;
@@ -68,7 +96,7 @@ void gm_op_finish(gm_op *op)
     gm_conn_uncount(op->conn, op->counted);
     gm_room_release(g, op->room);
     gm_conn_release(op->conn);
-    free(op);
+    op_free(op);
     g->inflight--;
     gm_maybe_stopped(g);
 }
@@ -114,7 +142,7 @@ void gm_op_run_waiting(gm *g, gm_room *r, proto_err e)
             gm_room_release(g, w->room);
             gm_conn_release(w->conn);
             g->inflight--;
-            free(w);
+            op_free(w);
         }
         w = next;
     }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto_fast.h"
 #include "proto_int.h"
 
 /* ---- Names ------------------------------------------------------------- */
@@ -232,6 +233,8 @@ proto_err proto_parse(const char *buf, size_t len, proto_req *req) {
     json_t *root, *v;
     int t;
 
+    if (proto_fast_parse(buf, len, req))   /* a valid move, without a tree (proto_fast.h) */
+        return PROTO_OK;
     memset(req, 0, sizeof(*req));
     if ((root = proto__load(buf, len, &rc)) == NULL)
         return rc;

@@ -15,12 +15,11 @@
  * check, and the connection limits (overall and per client address), each
  * refusal answered with an HTTP status. What lws 4.1 cannot be made to do
  * (refuse unmasked frames) is in docs/protocol.md, with the 1002 we write
- * ourselves when lws drops a connection without a close frame. */
-#include <uv.h>   /* before libwebsockets.h: its uv prototypes need UV_ERRNO_MAP */
-
-#include <libwebsockets.h>
-
-#include "srv.h"
+ * ourselves when lws drops a connection without a close frame.
+ *
+ * This file is a session's life; frames in are srv_in.c, frames out
+ * srv_out.c (srv_int.h). */
+#include "srv_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -28,25 +27,17 @@
 #include <sys/socket.h>
 #include <utlist.h>
 
-#include "lim.h"
 #include "log.h"
 #include "proto.h"
-#include "ws_msg.h"
 
 _Static_assert(MSG_LWS_PRE == LWS_PRE, "msg.h's LWS_PRE copy must match libwebsockets");
 
-#define RX_CHUNK 512           /* lws' per-connection receive buffer, bytes */
-#define QUEUE_MAX 256          /* frames queued for one client before it counts as stuck */
-#define CLOSE_GOING_AWAY 1001
-#define CLOSE_TOO_BIG 1009
-#define CLOSE_RESTART 1012
-#define CLOSE_POLICY 1008
-#define CLOSE_UNSUPPORTED 1003
-#define CLOSE_PROTOCOL 1002
-#define CLOSE_BAD_DATA 1007
-#define CLOSE_INTERNAL 1011
+/* lws' per-connection receive buffer, bytes. Every connection holds one,
+ * so it is the first thing idle memory pays for; every request a client
+ * sends in play (a move is 61 bytes on the wire, a create with a name about
+ * 200) fits in one, and longer messages are put together by ws_msg.c. */
+#define RX_CHUNK 256
 #define HDR_MAX 512            /* header values we read at the handshake */
-
 _Static_assert(WS_MSG_MAX == PROTO_MAX_MESSAGE, "one message limit");
 
 /* Fault injection for the tests of the failure paths, compiled only into
@@ -73,474 +64,14 @@ static int fault_conn_open(void)
 #endif
 
 /* peers can cause these at will: at most a line a second each (log.h) */
-static log_limit ll_refused, ll_protocol, ll_lws_err, ll_lws_warn;
 
-/* A session's life, in order; it only moves forward:
- *  HANDSHAKE  the handshake filter ran (ss->ip may be set), not taken in yet
- *  WELCOME    taken in (listed, counted); the welcome is queued
- *  OPEN       the welcome went out: frames may be written directly
- *  CLOSING    a close code is chosen (close_code); queued replies go first,
- *             then the close frame from WRITEABLE
- *  CLOSED     a close frame went out, or the peer's was echoed: nothing more
- *             is sent or answered
- * `listed` is apart from it: whether CLOSED has counts to undo (a connection
- * refused at ESTABLISHED goes to CLOSING without ever being listed). */
-typedef enum sess_state {
-    SESS_HANDSHAKE = 0, SESS_WELCOME, SESS_OPEN, SESS_CLOSING, SESS_CLOSED
-} sess_state;
-
-typedef struct ws_sess {
-    struct lws *wsi;
-    srv *srv;
-    gm_conn *gc;
-    struct ws_sess *prev, *next;   /* every open session: drain and keepalive walk it */
-    struct ws_sess *ip_prev, *ip_next;   /* the sessions of the same client address */
-    lim_ip *ip;                    /* set at the handshake filter, counted once listed */
-    msg **q;                       /* ring of queued frames, allocated on first use */
-    uint16_t qhead, qlen, qcap;
-    sess_state state;
-    uint16_t close_code;           /* the close frame's code, from CLOSING on */
-    ws_msg rx;                     /* a message arriving in pieces */
-    uint8_t ping_due, ping_out;
-    uint8_t listed;                /* on s->sessions and counted: CLOSED undoes it */
-    lim_bucket bucket;             /* the per-connection rate limit */
-    int64_t last_rx_ms;
-} ws_sess;
-
-struct srv {
-    uv_loop_t *loop;
-    struct lws_context *ctx;
-    srv_options opt;
-    gm *gm;
-    ws_sess *sessions;
-    msg *welcome;
-    uv_timer_t keepalive;
-    uv_timer_t drain_timer;
-    int draining;
-    int drain_expired;           /* stop waiting for replies in flight */
-    int closing_handles;         /* freed when the last close callback has run */
-    struct lws_context *failed_ctx;
-    void (*drain_done)(void *ud);
-    void *drain_ud;
-    srv_stats stats;
-    lim_table ips;               /* client addresses with connections (or a drained bucket) */
-    char host_buf[128];
-};
+/* peers can cause these at will: at most a line a second each (log.h) */
+static log_limit ll_refused, ll_lws_err, ll_lws_warn;
 
 struct lws_context *srv_lws_context(const srv *s) { return s->ctx; }
 const srv_stats *srv_get_stats(const srv *s) { return &s->stats; }
 int srv_draining(const srv *s) { return s->draining; }
 
-static int64_t now_ms(const srv *s)
-{
-    return (int64_t)uv_now(s->loop);
-}
-
-/* ---- output ------------------------------------------------------------------- */
-
-static void queue_clear(ws_sess *ss)
-{
-    while (ss->qlen) {
-        msg_unref(ss->q[ss->qhead]);
-        ss->qhead = (uint16_t)((ss->qhead + 1) % ss->qcap);
-        ss->qlen--;
-    }
-    free(ss->q);
-    ss->q = NULL;
-    ss->qcap = ss->qhead = 0;
-}
-
-/* 0, -1 when the client has QUEUE_MAX frames waiting, -2 out of memory */
-static int queue_push(ws_sess *ss, msg *m)
-{
-    if (ss->qlen == ss->qcap) {
-        uint16_t cap = ss->qcap ? (uint16_t)(ss->qcap * 2) : 4;
-        if (cap > QUEUE_MAX)
-            return -1;
-        msg **q = malloc(cap * sizeof(*q));
-        if (!q)
-            return -2;
-        for (uint16_t i = 0; i < ss->qlen; i++)
-            q[i] = ss->q[(ss->qhead + i) % ss->qcap];
-        free(ss->q);
-        ss->q = q;
-        ss->qhead = 0;
-        ss->qcap = cap;
-    }
-    ss->q[(ss->qhead + ss->qlen) % ss->qcap] = msg_ref(m);
-    ss->qlen++;
-    return 0;
-}
-
-static void sess_close_with(ws_sess *ss, uint16_t code)
-{
-    if (!ss->wsi)
-        return;
-    if (ss->state < SESS_CLOSING) {
-        ss->close_code = code;
-        ss->state = SESS_CLOSING;
-    }
-    lws_callback_on_writable(ss->wsi);
-}
-
-void srv_close_conn(void *srv_ud, void *conn_ud)
-{
-    (void)srv_ud;
-    sess_close_with(conn_ud, CLOSE_INTERNAL);
-}
-
-void srv_send(void *srv_ud, void *conn_ud, msg *m)
-{
-    srv *s = srv_ud;
-    ws_sess *ss = conn_ud;
-    /* a restart close waits for the replies to requests already accepted;
-     * any other close drops what is queued */
-    if (ss->state >= SESS_CLOSING && ss->close_code != CLOSE_RESTART)
-        return;
-    /* Fast path: nothing of ours queued and nothing left over inside lws,
-     * so write now. Waiting for WRITEABLE instead costs two epoll_ctl calls
-     * per frame (arm POLLOUT, disarm it), which profiling showed to be a
-     * third of the server's CPU per move. lws 4.1 buffers a partial send
-     * itself and finishes it on POLLOUT; while it holds such a leftover
-     * (lws_partial_buffered) every frame takes the queue, because a second
-     * write on top of a leftover reports a short count in 4.1. The welcome
-     * (sent from ESTABLISHED) and closes always take the queue. */
-    if (!ss->qlen && ss->state == SESS_OPEN && !lws_partial_buffered(ss->wsi)) {
-        int n = lws_write(ss->wsi, msg_data(m), m->len, LWS_WRITE_TEXT);
-        if (n >= (int)m->len) {
-            s->stats.msgs_out++;
-            s->stats.bytes_out += m->len;
-            return;
-        }
-        /* a failed write: lws is closing it; CLOSED cleans up */
-        sess_close_with(ss, CLOSE_POLICY);
-        return;
-    }
-    int qr = queue_push(ss, m);
-    if (qr == -2) {
-        /* no memory for the queue: the frame is lost, so the client must
-         * not go on as if it had it; it reconnects and resumes */
-        s->stats.open_failed++;
-        queue_clear(ss);
-        sess_close_with(ss, CLOSE_INTERNAL);
-        return;
-    }
-    if (qr != 0) {
-        /* a client that reads nothing while we queue hundreds of frames is
-         * stuck or hostile; holding its backlog would let it grow our memory */
-        s->stats.slow_closed++;
-        log_info("closing a client that stopped reading (%u frames queued)", ss->qlen);
-        queue_clear(ss);
-        sess_close_with(ss, CLOSE_POLICY);
-        return;
-    }
-    lws_callback_on_writable(ss->wsi);
-}
-
-static void sess_close_with(ws_sess *ss, uint16_t code);
-
-static void send_block(ws_sess *ss, char *block, const size_t *len)
-{
-    msg *m = msg_wrap(block, len);
-    if (m)
-        srv_send(ss->srv, ss, m);
-    else
-        /* a reply we could not build: the client would wait for it forever,
-         * so it is told to come back instead */
-        sess_close_with(ss, CLOSE_INTERNAL);
-    msg_unref(m);
-}
-
-/* lws 4.1 sends a close code reliably only when we write the close frame
- * ourselves: payload = 2-byte big-endian code + reason, opcode 4 (its
- * internal LWS_WRITE_CLOSE). See NOTES-lws.md, "SIGTERM shutdown". */
-static void write_close(ws_sess *ss)
-{
-    static const char *const reasons[] = {"", "server restart", "message too big",
-                                          "too slow", "text frames only",
-                                          "no answer to ping", "internal error"};
-    const char *reason = ss->close_code == CLOSE_RESTART ? reasons[1]
-                         : ss->close_code == CLOSE_TOO_BIG ? reasons[2]
-                         : ss->close_code == CLOSE_POLICY ? reasons[3]
-                         : ss->close_code == CLOSE_UNSUPPORTED ? reasons[4]
-                         : ss->close_code == CLOSE_GOING_AWAY ? reasons[5]
-                         : ss->close_code == CLOSE_INTERNAL ? reasons[6] : reasons[0];
-    unsigned char buf[LWS_PRE + 2 + 64];
-    size_t rl = strlen(reason);
-    buf[LWS_PRE] = (unsigned char)(ss->close_code >> 8);
-    buf[LWS_PRE + 1] = (unsigned char)(ss->close_code & 0xff);
-    memcpy(buf + LWS_PRE + 2, reason, rl);
-    lws_write(ss->wsi, buf + LWS_PRE, 2 + rl, (enum lws_write_protocol)4);
-    ss->state = SESS_CLOSED;
-}
-
-/* lws 4.1 drops some connections without any close frame: a control frame
- * over 125 bytes or a 64-bit length with the top bit set (ops-ws.c,
- * illegal_ctl_length: no close reason, no callback), and its own timeouts.
- * WS_SERVER_DROP_PROTOCOL comes before lws shuts the socket down, so the
- * close frame that should have gone out is written here: the code we meant
- * to send (1001 after a ping timeout, 1012 on shutdown), else 1002. Only
- * when nothing is half-written on the socket and no close went either way;
- * for a peer that is gone the write fails, which costs nothing. */
-static void close_frame_on_drop(ws_sess *ss, struct lws *wsi)
-{
-    if (!ss->listed || ss->state == SESS_CLOSED || lws_get_close_length(wsi) > 0 ||
-        lws_partial_buffered(wsi))
-        return;
-    int fd = (int)lws_get_socket_fd(wsi);
-    char c;
-    ssize_t peek = fd >= 0 ? recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
-    if (peek == 0 || (peek < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
-        return;   /* the peer closed or reset: nobody to tell, and not its fault */
-    unsigned code = ss->close_code ? ss->close_code : CLOSE_PROTOCOL;
-    unsigned char f[4] = {0x88, 2, (unsigned char)(code >> 8), (unsigned char)(code & 0xff)};
-    ssize_t w = send(fd, f, sizeof f, MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)w;
-    ss->state = SESS_CLOSED;
-    if (code == CLOSE_PROTOCOL) {
-        ss->srv->stats.protocol_errors++;
-        log_limited(&ll_protocol, LOG_INFO, "connection dropped by lws (a frame it refuses): "
-                    "sent 1002");
-    }
-}
-
-static int on_writeable(srv *s, ws_sess *ss)
-{
-    if (ss->ping_due) {
-        /* not empty: lws 4.1 hands an empty PONG to nobody (ops-ws.c skips
-         * the callback when the payload length is 0), so we would never see
-         * the answer */
-        unsigned char buf[LWS_PRE + 4];
-        memcpy(buf + LWS_PRE, "ttt", 3);
-        ss->ping_due = 0;
-        ss->ping_out = 1;
-        if (lws_write(ss->wsi, buf + LWS_PRE, 3, LWS_WRITE_PING) < 0)
-            return -1;
-        if (ss->qlen || ss->state == SESS_CLOSING)
-            lws_callback_on_writable(ss->wsi);
-        return 0;
-    }
-    if (ss->qlen) {
-        msg *m = ss->q[ss->qhead];
-        ss->qhead = (uint16_t)((ss->qhead + 1) % ss->qcap);
-        ss->qlen--;
-        int n = lws_write(ss->wsi, msg_data(m), m->len, LWS_WRITE_TEXT);
-        s->stats.msgs_out++;
-        s->stats.bytes_out += m->len;
-        int short_write = n < (int)m->len;
-        msg_unref(m);
-        if (ss->state == SESS_WELCOME)
-            ss->state = SESS_OPEN;
-        if (short_write)
-            return -1;
-        if (ss->qlen || ss->state == SESS_CLOSING)
-            lws_callback_on_writable(ss->wsi);
-        else if (ss->qcap > 16) {
-            /* a burst grew the ring; give the memory back once it drained */
-            free(ss->q);
-            ss->q = NULL;
-            ss->qcap = ss->qhead = 0;
-        }
-        return 0;
-    }
-    if (ss->state == SESS_CLOSING) {
-        if (ss->close_code == CLOSE_RESTART && ss->gc && gm_conn_busy(ss->gc) &&
-            !s->drain_expired)
-            return 0;   /* a reply is still coming; the drain tick asks again */
-        write_close(ss);
-        return -1;
-    }
-    return 0;
-}
-
-/* ---- input -------------------------------------------------------------------- */
-
-/* 0: within the limits; else which bucket ran dry (1 connection, 2 address) */
-static int rate_check(srv *s, ws_sess *ss)
-{
-    int64_t now = now_ms(s);
-    if (!lim_bucket_take(&ss->bucket, s->opt.rate_limit, now))
-        return 1;
-    if (ss->ip && !lim_bucket_take(&ss->ip->bucket, s->opt.ip_rate_limit, now))
-        return 2;
-    return 0;
-}
-
-static void refuse_request(srv *s, ws_sess *ss, const proto_id *id, proto_err e,
-                           const char *text)
-{
-    size_t olen = 0;
-    s->stats.errors[e]++;
-    log_debug("request refused: %s", text ? text : proto_err_name(e));
-    send_block(ss, proto_encode_error(id, e, text, MSG_HEADROOM, &olen), &olen);
-}
-
-/* The caps on what one connection (and one address) may hold. The contract
- * has no code of its own for "too many": rate_limited is the nearest (try
- * again later, once a game has ended), with a message that says which cap. */
-static int over_caps(srv *s, ws_sess *ss, const proto_req *req)
-{
-    int opens = req->type == PROTO_QUICK || (req->type == PROTO_CREATE && !req->vs_computer);
-    if (!ss->gc || (req->type != PROTO_WATCH && !opens))
-        return 0;
-    unsigned watching, waiting;
-    gm_conn_holdings(ss->gc, &watching, &waiting);
-    if (req->type == PROTO_WATCH) {
-        if (s->opt.max_watch > 0 && watching >= (unsigned)s->opt.max_watch) {
-            s->stats.watch_capped++;
-            refuse_request(s, ss, &req->id, PROTO_ERATE_LIMITED,
-                           "too many games watched on this connection");
-            return 1;
-        }
-        return 0;
-    }
-    if (s->opt.max_waiting > 0 && waiting >= (unsigned)s->opt.max_waiting) {
-        s->stats.waiting_capped++;
-        refuse_request(s, ss, &req->id, PROTO_ERATE_LIMITED,
-                       "too many games waiting for an opponent on this connection");
-        return 1;
-    }
-    if (s->opt.max_waiting_per_ip > 0 && ss->ip) {
-        /* O(connections of this address): bounded by --max-connections-per-ip */
-        unsigned total = 0;
-        for (ws_sess *o = ss->ip->sessions; o; o = o->ip_next) {
-            if (!o->gc)
-                continue;
-            unsigned w, n;
-            gm_conn_holdings(o->gc, &w, &n);
-            total += n;
-        }
-        if (total >= (unsigned)s->opt.max_waiting_per_ip) {
-            s->stats.waiting_capped++;
-            refuse_request(s, ss, &req->id, PROTO_ERATE_LIMITED,
-                           "too many games waiting for an opponent from this address");
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static void handle_message(srv *s, ws_sess *ss, const char *buf, size_t len)
-{
-    proto_req req;
-    s->stats.msgs_in++;
-    s->stats.bytes_in += len;
-    if (ss->state == SESS_CLOSED ||
-        (ss->state == SESS_CLOSING && ss->close_code != CLOSE_RESTART))
-        return;   /* closing: nothing more is answered */
-    proto_err e = proto_parse(buf, len, &req);
-    if (e == PROTO_OK && s->draining) {
-        /* accepted requests finish; new ones go to the process the client
-         * reconnects to */
-        refuse_request(s, ss, &req.id, PROTO_EUNAVAILABLE,
-                       "this server is restarting: reconnect and resume");
-        return;
-    }
-    /* a malformed message costs a token too: junk must not be free */
-    int limited = rate_check(s, ss);
-    if (limited) {
-        s->stats.rate_limited++;
-        if (limited == 2)
-            s->stats.ip_rate_limited++;
-        e = PROTO_ERATE_LIMITED;
-    }
-    if (e != PROTO_OK) {
-        if (e != PROTO_ERATE_LIMITED)
-            s->stats.bad_input++;
-        refuse_request(s, ss, &req.id, e, NULL);
-        return;
-    }
-    if (over_caps(s, ss, &req))
-        return;
-    log_debug("request %s game %lld", proto_type_name(req.type), (long long)req.game_id);
-    gm_request(s->gm, ss->gc, &req);
-}
-
-/* Close from RECEIVE with a code: lws sends the frame once we return -1
- * (NOTES-lws.md: lws_close_reason, then a non-zero return). */
-static int close_now(ws_sess *ss, uint16_t code, const char *reason)
-{
-    ws_msg_reset(&ss->rx);
-    ss->state = SESS_CLOSED;
-    lws_close_reason(ss->wsi, (enum lws_close_status)code, (unsigned char *)reason,
-                     strlen(reason));
-    return -1;
-}
-
-static int on_receive(srv *s, ws_sess *ss, const char *in, size_t len)
-{
-    ss->last_rx_ms = now_ms(s);
-    ss->ping_out = 0;
-    if (lws_frame_is_binary(ss->wsi)) {
-        s->stats.bad_input++;
-        sess_close_with(ss, CLOSE_UNSUPPORTED);
-        return 0;
-    }
-    const char *m;
-    size_t mlen;
-    switch (ws_msg_feed(&ss->rx, in, len, lws_is_first_fragment(ss->wsi),
-                        lws_is_final_fragment(ss->wsi), lws_remaining_packet_payload(ss->wsi),
-                        &m, &mlen)) {
-    case WS_MSG_MORE:
-        return 0;
-    case WS_MSG_TOO_BIG:
-        s->stats.too_big++;
-        return close_now(ss, CLOSE_TOO_BIG, "message too big");
-    case WS_MSG_NOMEM:
-        s->stats.open_failed++;
-        return close_now(ss, CLOSE_INTERNAL, "internal error");
-    case WS_MSG_DONE:
-        break;
-    default:
-        return -1;
-    }
-    /* RFC 6455 8.1: a text message that is not UTF-8 fails the connection */
-    if (!ws_utf8_valid(m, mlen)) {
-        s->stats.bad_utf8++;
-        log_limited(&ll_protocol, LOG_INFO, "closing a connection with 1007: "
-                    "a text message that is not UTF-8");
-        return close_now(ss, CLOSE_BAD_DATA, "invalid UTF-8");
-    }
-    handle_message(s, ss, m, mlen);
-    ws_msg_done(&ss->rx);
-    return 0;
-}
-
-/* RFC 6455 7.4: the codes a peer may send; 1005, 1006 and 1015 never go on
- * the wire, and above 4999 nothing is defined. */
-static int close_code_valid(unsigned code)
-{
-    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
-           (code >= 3000 && code <= 4999);
-}
-
-/* The peer's close frame, before lws echoes it. lws 4.1 already rewrites
- * some invalid codes to 1002 in the echo, but echoes codes above 4999 and
- * answers a 1-byte payload with an empty close: those get 1002 here, and a
- * reason that is not UTF-8 gets 1007. */
-static int on_peer_close(srv *s, ws_sess *ss, const unsigned char *in, size_t len)
-{
-    const char *why = NULL;
-    uint16_t code = CLOSE_PROTOCOL;
-    if (len == 1)
-        why = "a 1-byte close payload";
-    else if (len >= 2 && !close_code_valid(((unsigned)in[0] << 8) | in[1]))
-        why = "an invalid close code";
-    else if (len > 2 && !ws_utf8_valid((const char *)in + 2, len - 2)) {
-        why = "a close reason that is not UTF-8";
-        code = CLOSE_BAD_DATA;
-    }
-    if (!why) {
-        ss->state = SESS_CLOSED;   /* lws echoes it */
-        return 0;
-    }
-    if (code == CLOSE_BAD_DATA)
-        s->stats.bad_utf8++;
-    else
-        s->stats.protocol_errors++;
-    log_limited(&ll_protocol, LOG_INFO, "closing a connection with %u: %s", code, why);
-    return close_now(ss, code, code == CLOSE_BAD_DATA ? "invalid UTF-8" : "protocol error");
-}
 
 /* ---- the handshake ---------------------------------------------------------------- */
 
@@ -624,7 +155,7 @@ static int on_filter(srv *s, ws_sess *ss, struct lws *wsi)
     lim_addr a;
     if (client_addr(s, wsi, &a) != 0)
         return refuse_handshake(wsi, 503, "cannot read the peer address");
-    lim_ip *ip = lim_ip_get(&s->ips, &a, s->opt.ip_rate_limit, now_ms(s));
+    lim_ip *ip = lim_ip_get(&s->ips, &a, s->opt.ip_rate_limit, srv_now_ms(s));
     if (!ip) {
         s->stats.conns_refused++;
         return refuse_handshake(wsi, 503, "out of memory");
@@ -647,7 +178,7 @@ static int on_established(srv *s, ws_sess *ss, struct lws *wsi)
     memset(ss, 0, sizeof(*ss));
     ss->wsi = wsi;
     ss->srv = s;
-    ss->last_rx_ms = now_ms(s);
+    ss->last_rx_ms = srv_now_ms(s);
     lim_bucket_init(&ss->bucket, s->opt.rate_limit, ss->last_rx_ms);
     ws_msg_init(&ss->rx);
     ss->gc = fault_conn_open() ? NULL : gm_conn_open(s->gm, ss);
@@ -684,7 +215,8 @@ static void on_closed(srv *s, ws_sess *ss)
     ss->gc = NULL;
     ss->wsi = NULL;
     ss->listed = 0;
-    queue_clear(ss);
+    srv_out_forget(ss);
+    srv_out_clear(ss);
     ws_msg_reset(&ss->rx);
     DL_DELETE(s->sessions, ss);
     if (ss->ip) {
@@ -719,21 +251,21 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         return on_established(s, ss, wsi);
 
     case LWS_CALLBACK_RECEIVE:
-        return on_receive(s, ss, in, len);
+        return srv_in_receive(s, ss, in, len);
 
     case LWS_CALLBACK_RECEIVE_PONG:
-        ss->last_rx_ms = now_ms(s);
+        ss->last_rx_ms = srv_now_ms(s);
         ss->ping_out = 0;
         return 0;
 
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return on_writeable(s, ss);
+        return srv_out_writeable(s, ss);
 
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        return on_peer_close(s, ss, in, len);
+        return srv_in_peer_close(s, ss, in, len);
 
     case LWS_CALLBACK_WS_SERVER_DROP_PROTOCOL:
-        close_frame_on_drop(ss, wsi);
+        srv_out_on_drop(ss, wsi);
         return 0;
 
     case LWS_CALLBACK_CLOSED:
@@ -762,7 +294,7 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 static void on_keepalive(uv_timer_t *t)
 {
     srv *s = t->data;
-    int64_t now = now_ms(s);
+    int64_t now = srv_now_ms(s);
     lim_table_sweep(&s->ips, s->opt.ip_rate_limit, now);
     ws_sess *ss, *tmp;
     DL_FOREACH_SAFE(s->sessions, ss, tmp) {
@@ -774,8 +306,8 @@ static void on_keepalive(uv_timer_t *t)
             log_debug("closing a connection silent for %lld ms", (long long)quiet);
             /* a close frame if the socket still takes data, and a hard
              * timeout behind it for a peer that stopped reading too */
-            queue_clear(ss);
-            sess_close_with(ss, CLOSE_GOING_AWAY);
+            srv_out_clear(ss);
+            srv_out_close(ss, CLOSE_GOING_AWAY);
             lws_set_timeout(ss->wsi, PENDING_TIMEOUT_USER_OK, 2);
         } else if (quiet >= s->opt.ping_interval_ms && !ss->ping_out && !ss->ping_due) {
             ss->ping_due = 1;
@@ -825,7 +357,7 @@ void srv_drain(srv *s, int64_t timeout_ms, void (*done)(void *ud), void *ud)
         return;
     }
     ws_sess *ss;
-    DL_FOREACH(s->sessions, ss) sess_close_with(ss, CLOSE_RESTART);
+    DL_FOREACH(s->sessions, ss) srv_out_close(ss, CLOSE_RESTART);
     uv_timer_start(&s->drain_timer, on_drain_timeout, (uint64_t)timeout_ms, 0);
 }
 
@@ -842,6 +374,16 @@ static void lws_log_emit(int level, const char *line)
         log_limited(&ll_lws_warn, LOG_WARN, "lws: %.*s", (int)n, line);
     else
         log_debug("lws: %.*s", (int)n, line);
+}
+
+static void on_flush_prepare(uv_prepare_t *h)
+{
+    srv_out_flush(h->data);
+}
+
+static void on_flush_check(uv_check_t *h)
+{
+    srv_out_flush(h->data);
 }
 
 static const struct lws_protocol_vhost_options pvo_default = {NULL, NULL, "default", ""};
@@ -870,7 +412,7 @@ srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, char *err, size_t e
     protocols[0].tx_packet_size = http_tx_packet_size();
     /* rx_buffer_size is lws' per-connection receive chunk, not a message
      * limit (NOTES-lws): it is allocated for every connection, so it is kept
-     * small and larger messages are reassembled in on_receive() */
+     * small and larger messages are reassembled in srv_in_receive() */
     /* tx_packet_size: lws sends at most this per write (default: the rx
      * size), and keeps the rest for POLLOUT; a frame of ours is at most a
      * few KiB, so it goes out in one send */
@@ -929,6 +471,16 @@ srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, char *err, size_t e
     s->keepalive.data = s;
     uv_timer_init(loop, &s->drain_timer);
     s->drain_timer.data = s;
+    /* the frames held in a loop turn go out at its end (srv_out.c): after
+     * the timer and idle callbacks (the manager's replies) and after the I/O
+     * callbacks. Unref'd: they must not keep the loop running. */
+    uv_prepare_init(loop, &s->flush_prep);
+    uv_check_init(loop, &s->flush_check);
+    s->flush_prep.data = s->flush_check.data = s;
+    uv_prepare_start(&s->flush_prep, on_flush_prepare);
+    uv_check_start(&s->flush_check, on_flush_check);
+    uv_unref((uv_handle_t *)&s->flush_prep);
+    uv_unref((uv_handle_t *)&s->flush_check);
     /* walk the sessions a few times per ping interval: a ping goes out at most
      * a quarter interval late, and 20k sessions cost well under a millisecond */
     int64_t every = opt->ping_interval_ms / 4;
@@ -957,6 +509,10 @@ static void on_timer_closed(uv_handle_t *h)
 {
     srv *s = h->data;
     if (--s->closing_handles == 0) {
+        /* frames sent while lws was shutting down: their sessions are gone,
+         * so only the frames are let go */
+        for (unsigned i = 0; i < s->npend; i++)
+            msg_unref(s->pend[i].m);
         lim_table_free(&s->ips);
         msg_unref(s->welcome);
         free(s);
@@ -975,11 +531,18 @@ struct lws_context *srv_free(srv *s)
             ss->gc = NULL;
         }
     }
+    /* frames held for sessions that lws is about to drop go nowhere */
+    for (unsigned i = 0; i < s->npend; i++)
+        if (s->pend[i].ss)
+            srv_out_forget(s->pend[i].ss);
+    s->npend = 0;
     lws_context_destroy(ctx);
     s->ctx = NULL;
-    s->closing_handles = 2;
+    s->closing_handles = 4;
     uv_close((uv_handle_t *)&s->keepalive, on_timer_closed);
     uv_close((uv_handle_t *)&s->drain_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&s->flush_prep, on_timer_closed);
+    uv_close((uv_handle_t *)&s->flush_check, on_timer_closed);
     return ctx;
 }
 
@@ -988,3 +551,4 @@ void srv_context_finish(struct lws_context *ctx)
     if (ctx)
         lws_context_destroy(ctx);
 }
+

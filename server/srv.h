@@ -1,10 +1,11 @@
 /* srv.h -- the network layer: libwebsockets on the process' libuv loop.
  *
  * WebSocket sessions (framing, the 4096-byte limit, rate limit, keepalive,
- * output queues, close codes) live in srv.c; the HTTP routes in http.c; the
- * Prometheus text in metrics.c; srv.c registers http.c's callback and knows
- * nothing else of it. A message enters at srv.c's
- * LWS_CALLBACK_RECEIVE, is parsed once by proto_parse, and handed to the
+ * output queues, close codes) live in srv.c, srv_in.c (frames in) and
+ * srv_out.c (frames out), over srv_int.h; the HTTP routes in http.c; the
+ * Prometheus text in metrics.c. srv.c registers http.c's callback and knows
+ * nothing else of it. A message enters at srv.c's LWS_CALLBACK_RECEIVE
+ * (srv_in.c), is parsed once by proto_parse, and handed to the
  * manager with gm_request. Nothing here knows a rule of the game. */
 #ifndef SRV_H
 #define SRV_H

@@ -119,6 +119,14 @@ else
     fail "--duration 2 plays games and stops" "rc $(rc_of duration), ${took} s"
 fi
 
+# --workers: the games split over three processes, one summary, the judging of each
+run workers --url "$url" --games 300 --concurrency 15 --workers 3 --resume-chaos 0.05 --seed 7
+expect "--workers 3: 300 games over three processes, one merged summary, all judged correct" \
+    "$tmp/workers.json" completed=300 lost=0 violations=0 unexpected=0 workers=3 "resumes>0" \
+    "moves>1500"
+[ "$(rc_of workers)" = 0 ] || fail "ttt-match --workers exit status 0 after a clean run" \
+    "$(rc_of workers)"
+
 # ---- one process with Redis, restarted during a run ---------------------------------
 
 if [ -x "$REDIS_SERVER" ]; then

@@ -58,6 +58,7 @@ typedef struct match_opts {
     int games_per_conn;      /* games a connection plays before it is replaced */
     int verbose;
     int progress;            /* live line on stderr (a TTY) */
+    int workers;             /* --workers: processes sharing the games */
 } match_opts;
 
 /* ---- figures ----------------------------------------------------------- */
@@ -296,5 +297,10 @@ uint64_t match_rng_below(uint64_t *rng, uint64_t n);
 double match_rng_unit(uint64_t *rng);
 int match_idset_add(match_idset *s, int64_t id);  /* 1 added, 0 present, -1 OOM */
 void match_idset_free(match_idset *s);
+
+/* match_workers.c: fork n workers, each calling play() on its share of the
+ * games and slots, and merge their counters and game ids into r. Returns
+ * the number of workers run, or -1 if none could start. */
+int match_workers_run(match_run *r, int n, int (*play)(match_run *));
 
 #endif

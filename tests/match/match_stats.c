@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "match.h"
 
@@ -152,6 +153,19 @@ void match_stats_progress(const match_run *r, int final) {
     fflush(stderr);
 }
 
+/* ttt-match's own CPU, its --workers included: the load generator's cost
+ * per move is reported beside the server's (docs/benchmarks.md). */
+static void cpu_used(double *user, double *sys) {
+    struct rusage self, kids;
+
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &kids);
+    *user = (double)(self.ru_utime.tv_sec + kids.ru_utime.tv_sec) +
+            (double)(self.ru_utime.tv_usec + kids.ru_utime.tv_usec) / 1e6;
+    *sys = (double)(self.ru_stime.tv_sec + kids.ru_stime.tv_sec) +
+           (double)(self.ru_stime.tv_usec + kids.ru_stime.tv_usec) / 1e6;
+}
+
 static double ms(uint64_t us) {
     return (double)us / 1000.0;
 }
@@ -194,6 +208,10 @@ static void print_text(const match_run *r) {
            ms(match_hist_pct(&st->rtt, 0.50)), ms(match_hist_pct(&st->rtt, 0.90)),
            ms(match_hist_pct(&st->rtt, 0.99)), ms(st->rtt.max),
            (unsigned long long)st->rtt.count);
+    double u, sy;
+    cpu_used(&u, &sy);
+    printf("cpu:        %.2f s user, %.2f s sys (ttt-match, %.1f us per move)\n", u, sy,
+           st->moves ? (u + sy) * 1e6 / (double)st->moves : 0.0);
     printf("seed:       %llu\n", (unsigned long long)r->opt.seed);
 }
 
@@ -228,6 +246,10 @@ static void print_json(const match_run *r, int ok) {
            (unsigned long long)st->rtt.count, ms(match_hist_pct(&st->rtt, 0.50)),
            ms(match_hist_pct(&st->rtt, 0.90)), ms(match_hist_pct(&st->rtt, 0.99)),
            ms(st->rtt.max));
+    double u, sy;
+    cpu_used(&u, &sy);
+    printf("\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,\"workers\":%d,", u, sy,
+           r->opt.workers > 1 ? r->opt.workers : 1);
     printf("\"seed\":%llu,\"ok\":%s}\n", (unsigned long long)r->opt.seed,
            ok ? "true" : "false");
 }

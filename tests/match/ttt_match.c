@@ -5,7 +5,7 @@
  *   ttt-match --url ws://HOST:PORT/ws [--url ...] --games N | --duration S
  *             [--concurrency C] [--strategy random|perfect|mixed]
  *             [--vs-computer easy|perfect] [--resume-chaos P] [--seed S]
- *             [--spectate] [--timeout S] [--json]
+ *             [--spectate] [--timeout S] [--workers N] [--json]
  *
  * Exit status: 0 when every game was judged correct, 1 on any violation,
  * unexpected error or lost game, 2 on a usage error. This file holds the
@@ -50,6 +50,8 @@ static const char usage[] =
 "  --timeout S          a game without progress for S seconds is lost (30)\n"
 "  --games-per-conn N   replace a slot's connections after N games (100)\n"
 "  --seed S             seed of the bots' random numbers (default: time)\n"
+"  --workers N          N processes share the games and the slots, so the\n"
+"                       runner is not the limit; one merged summary (1)\n"
 "  --json               print the summary as one JSON object\n"
 "  --no-progress        no live line on stderr (it is shown on a terminal)\n"
 "  -v, --verbose        connection failures (twice: libwebsockets' log)\n"
@@ -118,7 +120,7 @@ static int parse_num(const char *s, double lo, double hi, double *out) {
 
 enum {
     O_URL = 256, O_GAMES, O_DURATION, O_CONC, O_STRATEGY, O_VS, O_CHAOS, O_SEED,
-    O_JSON, O_SPECTATE, O_TIMEOUT, O_GPC, O_NOPROGRESS, O_HELP, O_VERSION
+    O_JSON, O_SPECTATE, O_TIMEOUT, O_GPC, O_NOPROGRESS, O_HELP, O_VERSION, O_WORKERS
 };
 
 static int parse_args(int argc, char **argv, match_opts *o) {
@@ -136,6 +138,7 @@ static int parse_args(int argc, char **argv, match_opts *o) {
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "games-per-conn", required_argument, NULL, O_GPC },
         { "no-progress", no_argument, NULL, O_NOPROGRESS },
+        { "workers", required_argument, NULL, O_WORKERS },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, O_HELP },
         { "version", no_argument, NULL, O_VERSION },
@@ -150,6 +153,7 @@ static int parse_args(int argc, char **argv, match_opts *o) {
     o->computer_level = GAME_AI_PERFECT;
     o->timeout = 30;
     o->games_per_conn = 100;
+    o->workers = 1;
     while ((ch = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
         switch (ch) {
         case O_URL:
@@ -224,6 +228,11 @@ static int parse_args(int argc, char **argv, match_opts *o) {
         case O_NOPROGRESS:
             no_progress = 1;
             break;
+        case O_WORKERS:
+            if (parse_num(optarg, 1, 64, &v) != 0 || v != (double)(int)v)
+                goto bad;
+            o->workers = (int)v;
+            break;
         case 'v':
             o->verbose++;
             break;
@@ -257,8 +266,9 @@ static int parse_args(int argc, char **argv, match_opts *o) {
     o->progress = !no_progress && isatty(STDERR_FILENO);
     return 0;
 bad:
-    fprintf(stderr, "ttt-match: bad value '%s' for --%s\n", optarg,
-            longopts[ch - O_URL].name);
+    for (int i = 0; longopts[i].name; i++)
+        if (longopts[i].val == ch)
+            fprintf(stderr, "ttt-match: bad value '%s' for --%s\n", optarg, longopts[i].name);
     return -1;
 }
 
@@ -327,31 +337,30 @@ static void signal_cb(uv_signal_t *h, int signum) {
     match_play_stop(r);
 }
 
-int main(int argc, char **argv) {
-    match_run *r = &run;
+/* One process' run, from the loop's start to its close: 0; -2 when the
+ * descriptor limit is too low (a usage error), -1 when it could not start
+ * otherwise (the reason is on stderr). A --workers worker runs this. */
+static int play(match_run *r) {
     int rc;
 
-    if (parse_args(argc, argv, &r->opt) != 0)
-        return 2;
-    signal(SIGPIPE, SIG_IGN);
     r->nslots = r->opt.concurrency;
     r->rng = r->opt.seed ? r->opt.seed : 0x9e3779b97f4a7c15ull;
     if (raise_nofile(r->nslots * 3 + 64) != 0) {
         fprintf(stderr, "ttt-match: the open-file limit is too low for --concurrency %d "
                         "(need %d; raise ulimit -n)\n", r->nslots, r->nslots * 3 + 64);
-        return 2;
+        return -2;
     }
     if (uv_loop_init(&r->loop) != 0) {
         fprintf(stderr, "ttt-match: uv_loop_init failed\n");
-        return 1;
+        return -1;
     }
     if ((r->slots = calloc((size_t)r->nslots, sizeof(*r->slots))) == NULL) {
         fprintf(stderr, "ttt-match: out of memory\n");
-        return 1;
+        return -1;
     }
     if (match_net_init(r) != 0) {
         fprintf(stderr, "ttt-match: could not create the libwebsockets context\n");
-        return 1;
+        return -1;
     }
     uv_timer_init(&r->loop, &r->tick);
     r->tick.data = r;
@@ -368,8 +377,27 @@ int main(int argc, char **argv) {
     rc = uv_loop_close(&r->loop);
     if (rc != 0 && r->opt.verbose)
         fprintf(stderr, "ttt-match: uv_loop_close: %s\n", uv_strerror(rc));
-
     match_stats_progress(r, 1);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    match_run *r = &run;
+    int rc;
+
+    if (parse_args(argc, argv, &r->opt) != 0)
+        return 2;
+    signal(SIGPIPE, SIG_IGN);
+    if (r->opt.workers > 1) {
+        if ((r->opt.workers = match_workers_run(r, r->opt.workers, play)) < 0)
+            return 1;
+        match_stats_print(r, r->opt.json);
+        match_idset_free(&r->ids);
+        return r->st.violations || r->st.unexpected || r->st.lost || r->interrupted ||
+               r->fatal ? 1 : 0;
+    }
+    if ((rc = play(r)) != 0)
+        return rc == -2 ? 2 : 1;
     match_stats_print(r, r->opt.json);
     rc = r->st.violations || r->st.unexpected || r->st.lost || r->interrupted;
     match_play_free(r);
