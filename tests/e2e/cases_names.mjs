@@ -300,7 +300,9 @@ async function series(c) {
     const fan = await player(c, PHONE);
     await fan.goto(`${baseB}/?game=${g1}`);
     await passNamePrompt(fan, g1, true);
-    let s = await waitSnap(fan, (x) => x.game && x.role === 'spectator', 'the spectator watches game 1');
+    // role comes with "watching", the status line with the state after it
+    let s = await waitSnap(fan, (x) => x.game && x.role === 'spectator' && x.status === 'playing',
+      'the spectator watches game 1');
     check(s.statusText === 'Watching \u00b7 Ana (X) to move', `spectator status ${JSON.stringify(s.statusText)}`);
     check(s.seatX.includes('Ana') && s.seatO.includes('Ben'), `spectator seats ${s.seatX} / ${s.seatO}`);
     await playGame({ X: ana, O: ben }, G1);
