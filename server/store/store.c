@@ -1,7 +1,9 @@
 /* store.c -- picks a store backend and dispatches to it (see store.h), the
  * way ae.c includes one of ae_epoll.c / ae_select.c, and keeps the one piece
- * both backends need alike: the ring of answers owed while out of memory. */
+ * both backends need alike: the ring of answers owed while out of memory,
+ * and packed records for the caches that hold many (store_pack). */
 #include "store.h"
+#include "store_codec.h"
 
 #include <string.h>
 
@@ -124,4 +126,18 @@ void store_owed_flush(store_owed *o, int status)
             break;
         }
     }
+}
+
+/* ---- packed records ---------------------------------------------------------------- */
+
+_Static_assert(REC_MAX <= STORE_PACK_MAX, "a packed record fits STORE_PACK_MAX");
+
+size_t store_pack(const store_game *g, uint8_t out[STORE_PACK_MAX])
+{
+    return rec_encode(g, g->id, g->version, g->kind, out);
+}
+
+int store_unpack(const uint8_t *p, size_t n, store_game *g)
+{
+    return rec_decode(p, n, g);
 }

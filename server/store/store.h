@@ -161,6 +161,18 @@ static inline int store_creator_present(const store_game *g)
     return g->seat[0].computer || g->seat[0].nholders > 0 || !g->seat[0].away_ms;
 }
 
+/* A record packed small, for what keeps many of them (the memory backend's
+ * games, the manager's room caches): the store's own record format
+ * (store_codec.c), a few hundred bytes for a waiting game where a store_game
+ * is about 660 (its names are fixed arrays). Unpacking gives back every field
+ * store_pack() was given. */
+#define STORE_PACK_MAX 640
+/* g into out; returns the length (never more than STORE_PACK_MAX). */
+size_t store_pack(const store_game *g, uint8_t out[STORE_PACK_MAX]);
+/* n bytes written by store_pack() back into g: 0, or -1 when they are not
+ * one such record. */
+int store_unpack(const uint8_t *p, size_t n, store_game *g);
+
 /* Create g as a new game: the store assigns g->id (100, 101, ... across all
  * processes; never reused), sets version 1, and lists it as open when
  * g->kind == STORE_KIND_CREATE and it is waiting, or queues it for

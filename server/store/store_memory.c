@@ -10,6 +10,7 @@
  * and never a search. */
 #include "store.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,12 +23,21 @@ static int mem_hash_oom;
 #include <utlist.h>
 #include <uv.h>
 
+#include "log.h"
+
 #define FIRST_GAME_ID 100
 #define SWEEP_MS 10000   /* expiry sweep period: memory is returned within 10 s of a TTL */
 
 typedef struct mem_game {
     int64_t id;
-    store_game rec;
+    uint64_t version;            /* the record's, for the compare of a save */
+    int64_t created_ms;
+    /* The record packed (store_pack): about 250 bytes for a waiting game,
+     * where a store_game is 660; idle memory is what one process can hold.
+     * Unpacked for each load, repacked for each save (well under a
+     * microsecond each). */
+    uint8_t *rec;
+    uint16_t rec_len, rec_cap;
     int64_t idx_deadline;        /* the deadline index' score, 0 if not indexed */
     int64_t expire_at;           /* ms, 0 = keep */
     int listed;                  /* on open_list (1) or quick queue (2), 0 neither */
@@ -300,11 +310,10 @@ static int reindex_reserve(mem_store *m)
     return heap_reserve(&m->deadlines) == 0 && heap_reserve(&m->expiries) == 0 ? 0 : -1;
 }
 
-/* Bring every index in step with mg->rec: the one atomic step of a save.
- * Allocates nothing once reindex_reserve() succeeded. */
-static void reindex(mem_store *m, mem_game *mg)
+/* Bring every index in step with g, mg's record: the one atomic step of a
+ * save. Allocates nothing once reindex_reserve() succeeded. */
+static void reindex(mem_store *m, mem_game *mg, const store_game *g)
 {
-    const store_game *g = &mg->rec;
     if (g->st.status != GAME_WAITING)
         unlist(m, mg);
     else if (g->kind == STORE_KIND_CREATE) {
@@ -332,7 +341,42 @@ static void game_free(mem_store *m, mem_game *mg)
 {
     unlist(m, mg);
     HASH_DEL(m->games, mg);
+    free(mg->rec);
     free(mg);
+}
+
+/* Room for the moves' times a game still adds, so that a move does not
+ * reallocate: nine 4-byte times and then some. */
+#define REC_SLACK 48
+
+/* Keep g as mg's record: -1 when out of memory, and mg unchanged. */
+static int game_put(mem_game *mg, const store_game *g)
+{
+    uint8_t buf[STORE_PACK_MAX];
+    size_t n = store_pack(g, buf);
+    if (n > mg->rec_cap) {
+        size_t cap = n + REC_SLACK < STORE_PACK_MAX ? n + REC_SLACK : STORE_PACK_MAX;
+        uint8_t *p = realloc(mg->rec, cap);
+        if (!p)
+            return -1;
+        mg->rec = p;
+        mg->rec_cap = (uint16_t)cap;
+    }
+    memcpy(mg->rec, buf, n);
+    mg->rec_len = (uint16_t)n;
+    mg->version = g->version;
+    mg->created_ms = g->created_ms;
+    return 0;
+}
+
+/* mg's record into g. It was packed here from a record the manager made, so
+ * it unpacks; a failure is a bug of ours, reported as a missing game. */
+static int game_get(const mem_game *mg, store_game *g)
+{
+    if (store_unpack(mg->rec, mg->rec_len, g) == 0)
+        return 0;
+    log_error("memory store: game %" PRId64 " does not unpack", mg->id);
+    return -1;
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -350,45 +394,55 @@ static void on_sweep(uv_timer_t *t)
 
 /* ---- operations ----------------------------------------------------------------- */
 
-static mem_game *game_insert(mem_store *m, const store_game *g, uint8_t kind)
+/* A new game from g with the next id; its record in *out. */
+static mem_game *game_insert(mem_store *m, const store_game *g, uint8_t kind, store_game *out)
 {
     if (reindex_reserve(m) != 0)
         return NULL;
     mem_game *mg = calloc(1, sizeof(*mg));
     if (!mg)
         return NULL;
-    mg->rec = *g;
-    mg->rec.id = mg->id = m->next_id;
-    mg->rec.version = 1;
-    mg->rec.kind = kind;
+    *out = *g;
+    out->id = mg->id = m->next_id;
+    out->version = 1;
+    out->kind = kind;
+    if (game_put(mg, out) != 0) {
+        free(mg);
+        return NULL;
+    }
     mem_hash_oom = 0;
     HASH_ADD(hh, m->games, id, sizeof(mg->id), mg);
     if (mem_hash_oom) {
+        free(mg->rec);
         free(mg);
         return NULL;   /* the id is not consumed: ids stay consecutive */
     }
     m->next_id++;
-    reindex(m, mg);
+    reindex(m, mg, out);
     return mg;
 }
 
 static void mem_create(store *s, const store_game *g, store_game_cb *cb, void *ud)
 {
     mem_store *m = (mem_store *)s;
-    mem_game *mg = game_insert(m, g, g->kind);
+    store_game cur;
+    mem_game *mg = game_insert(m, g, g->kind, &cur);
     if (!mg) {
         game_reply(m, cb, ud, STORE_ENOMEM, NULL);
         return;
     }
-    game_reply(m, cb, ud, STORE_OK, &mg->rec);
+    game_reply(m, cb, ud, STORE_OK, &cur);
 }
 
 static void mem_load(store *s, int64_t id, store_game_cb *cb, void *ud)
 {
     mem_store *m = (mem_store *)s;
     mem_game *mg;
+    store_game cur;
     HASH_FIND(hh, m->games, &id, sizeof(id), mg);
-    game_reply(m, cb, ud, mg ? STORE_OK : STORE_ENOTFOUND, mg ? &mg->rec : NULL);
+    if (mg && game_get(mg, &cur) != 0)
+        mg = NULL;
+    game_reply(m, cb, ud, mg ? STORE_OK : STORE_ENOTFOUND, mg ? &cur : NULL);
 }
 
 static void mem_save(store *s, const store_game *g, store_game_cb *cb, void *ud)
@@ -400,32 +454,40 @@ static void mem_save(store *s, const store_game *g, store_game_cb *cb, void *ud)
         game_reply(m, cb, ud, STORE_ENOTFOUND, NULL);
         return;
     }
-    if (mg->rec.version != g->version) {
-        game_reply(m, cb, ud, STORE_ECONFLICT, &mg->rec);
+    store_game cur;
+    if (mg->version != g->version) {
+        if (game_get(mg, &cur) != 0)
+            game_reply(m, cb, ud, STORE_ENOTFOUND, NULL);
+        else
+            game_reply(m, cb, ud, STORE_ECONFLICT, &cur);
         return;
     }
-    if (reindex_reserve(m) != 0) {
+    cur = *g;
+    cur.version = g->version + 1;
+    if (reindex_reserve(m) != 0 || game_put(mg, &cur) != 0) {
         game_reply(m, cb, ud, STORE_ENOMEM, NULL);   /* nothing changed */
         return;
     }
-    mg->rec = *g;
-    mg->rec.version = g->version + 1;
-    reindex(m, mg);
-    publish(m, &mg->rec);
-    game_reply(m, cb, ud, STORE_OK, &mg->rec);
+    reindex(m, mg, &cur);
+    publish(m, &cur);
+    game_reply(m, cb, ud, STORE_OK, &cur);
 }
 
 static void mem_quick(store *s, const store_game *tmpl, store_game_cb *cb, void *ud)
 {
     mem_store *m = (mem_store *)s;
     mem_game *mg = m->quick_head;
+    store_game cur;
     if (mg) {
         unlist(m, mg);   /* handed to this caller only */
-        game_reply(m, cb, ud, STORE_OK, &mg->rec);
+        if (game_get(mg, &cur) != 0)
+            game_reply(m, cb, ud, STORE_EUNAVAIL, NULL);
+        else
+            game_reply(m, cb, ud, STORE_OK, &cur);
         return;
     }
-    mg = game_insert(m, tmpl, STORE_KIND_QUICK);
-    game_reply(m, cb, ud, mg ? STORE_OK : STORE_ENOMEM, mg ? &mg->rec : NULL);
+    mg = game_insert(m, tmpl, STORE_KIND_QUICK, &cur);
+    game_reply(m, cb, ud, mg ? STORE_OK : STORE_ENOMEM, mg ? &cur : NULL);
 }
 
 static void mem_open_list(store *s, size_t max, store_list_cb *cb, void *ud)
@@ -450,8 +512,11 @@ static void mem_open_list(store *s, size_t max, store_list_cb *cb, void *ud)
     DL_FOREACH(m->open_head, mg) {
         if (i == n)
             break;
-        arr[i] = (store_open_game){mg->id, mg->rec.created_ms, ""};
-        memcpy(arr[i++].name, mg->rec.name[0], sizeof(arr[0].name));   /* the creator's */
+        store_game cur;
+        arr[i] = (store_open_game){mg->id, mg->created_ms, ""};
+        if (game_get(mg, &cur) == 0)   /* the creator's name */
+            memcpy(arr[i].name, cur.name[0], sizeof(arr[0].name));
+        i++;
     }
     op->arr = arr;
     op->n = n;
@@ -504,11 +569,11 @@ static void mem_deadline_reset(store *s, const store_game *g, store_done_cb *cb,
     mem_store *m = (mem_store *)s;
     mem_game *mg;
     HASH_FIND(hh, m->games, &g->id, sizeof(g->id), mg);
-    if (mg && mg->rec.version == g->version && heap_reserve(&m->deadlines) != 0) {
+    if (mg && mg->version == g->version && heap_reserve(&m->deadlines) != 0) {
         done_reply(m, cb, ud, STORE_ENOMEM);
         return;
     }
-    if (mg && mg->rec.version == g->version) {
+    if (mg && mg->version == g->version) {
         mg->idx_deadline = g->deadline_ms;
         if (g->deadline_ms)
             heap_push(&m->deadlines, g->deadline_ms, g->id);
