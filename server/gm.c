@@ -135,7 +135,7 @@ void gm_conn_holdings(const gm_conn *c, unsigned *watching, unsigned *waiting)
     for (const gm_member *m = c->members; m; m = m->conn_next) {
         if (m->role == GM_ROLE_WATCH)
             w++;
-        else if (m->room->have_rec && m->room->rec.st.status == GAME_WAITING)
+        else if (m->room->have_rec && m->room->rec_status == GAME_WAITING)
             s++;
     }
     *watching = w;

@@ -101,8 +101,9 @@ static void done_seat(gm_op *op, gm_room *room, uint8_t mark)
         return;
     send_joined(g, op, room->id, mark);
     gm_member_catch_up(g, m);
-    if (room->have_rec)
-        gm_start_computer(g, room, &room->rec);
+    store_game cur;
+    if (gm_room_rec(room, &cur) == 0)
+        gm_start_computer(g, room, &cur);
 }
 
 static int mut_join(gm_op *op, store_game *rec)
@@ -479,7 +480,7 @@ static void on_rematch_created(void *ud, int status, const store_game *rec)
     args_as(link, GM_ARGS_REMATCH)->u.rematch.new_game = *rec;
     link->tries = 0;
     gm_op_finish(op);
-    gm_op_apply(link, &link->room->rec);
+    gm_op_apply_room(link);
 }
 
 static void begin_rematch_new(gm_op *op)
@@ -524,11 +525,12 @@ static void done_link(gm_op *op, const store_game *rec)
          * seat away and a second showing it taken. An absent opponent (or the
          * computer) claims nothing, so the state goes out now. */
         if (!rec->seat[opp].computer && rec->seat[opp].nholders > 0)
-            m->last_version = nr->rec.version;
+            m->last_version = nr->rec_version;
         else
             gm_member_catch_up(g, m);
-        if (nr->have_rec)
-            gm_start_computer(g, nr, &nr->rec);
+        store_game cur;
+        if (gm_room_rec(nr, &cur) == 0)
+            gm_start_computer(g, nr, &cur);
     }
     gm_room_release(g, nr);
 }

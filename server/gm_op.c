@@ -173,7 +173,10 @@ static void on_saved(void *ud, int status, const store_game *rec)
             return;
         }
         op->fresh = 1;
-        gm_op_apply(op, op->room ? &op->room->rec : rec);
+        if (op->room)
+            gm_op_apply_room(op);
+        else
+            gm_op_apply(op, rec);
         return;
     case STORE_ENOTFOUND:
         gm_op_fail(op, PROTO_ENO_SUCH_GAME);
@@ -197,9 +200,11 @@ static void on_loaded(void *ud, int status, const store_game *rec)
         return;
     }
     op->fresh = 1;
+    store_game cur;
     if (op->room) {
         gm_room_advance(op->gm, op->room, rec);
-        rec = &op->room->rec;
+        if (gm_room_rec(op->room, &cur) == 0)   /* the newest, which may be newer */
+            rec = &cur;
     }
     gm_op_apply(op, rec);
 }
@@ -208,6 +213,15 @@ static void on_reset(void *ud, int status)
 {
     (void)status;   /* a failed reset is retried by the lease running out */
     gm_op_finish(ud);
+}
+
+void gm_op_apply_room(gm_op *op)
+{
+    store_game cur;
+    if (gm_room_rec(op->room, &cur) == 0)
+        gm_op_apply(op, &cur);
+    else
+        store_game_load(op->gm->st, op->game_id, on_loaded, op);
 }
 
 void gm_op_apply(gm_op *op, const store_game *cur)
@@ -275,8 +289,9 @@ void gm_op_start(gm_op *op)
         r->waiting = op;
         return;
     }
-    if (r && r->have_rec && r->sub == GM_SUB_ACTIVE)
-        gm_op_apply(op, &r->rec);
+    store_game cur;
+    if (r && r->sub == GM_SUB_ACTIVE && gm_room_rec(r, &cur) == 0)
+        gm_op_apply(op, &cur);
     else
         store_game_load(g->st, op->game_id, on_loaded, op);
 }

@@ -65,6 +65,9 @@ void gm_op_start_own(gm *g, const gm_op_kind *k, gm_room *room, const void *args
 void gm_op_start(gm_op *op);
 /* run mutate on cur and go on from there */
 void gm_op_apply(gm_op *op, const store_game *cur);
+/* The same on the room's newest record, or on a fresh load when the room
+ * holds none (it could not keep one, out of memory). */
+void gm_op_apply_room(gm_op *op);
 /* answer the request with e (unless the kind's failed hook chains on) and end */
 void gm_op_fail(gm_op *op, proto_err e);
 void gm_op_finish(gm_op *op);

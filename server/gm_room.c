@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <utlist.h>
 
 #include "gm_op.h"
@@ -106,7 +107,7 @@ void gm_member_remove(gm *g, gm_member *m, gm_member *prev)
     DL_DELETE(r->members, m);
     g->stats.members--;
     if (m->role != GM_ROLE_WATCH && --r->nlocal[m->role - 1] == 0 && !r->gone &&
-        (!r->have_rec || r->rec.st.status != GAME_OVER))
+        (!r->have_rec || r->rec_status != GAME_OVER))
         gm_start_leave(g, r, m->role);
     free(m);
     gm_room_release(g, r);
@@ -122,7 +123,7 @@ static void member_prune(gm *g, gm_conn *c)
     gm_member *prev = NULL, *m = c->members;
     while (m) {
         gm_member *next = m->conn_next;
-        if (m->room->have_rec && m->room->rec.st.status == GAME_OVER &&
+        if (m->room->have_rec && m->room->rec_status == GAME_OVER &&
             ++finished > GM_KEEP_FINISHED) {
             gm_member_remove(g, m, prev);
         } else {
@@ -167,12 +168,13 @@ gm_member *gm_member_add(gm *g, gm_conn *c, gm_room *room, uint8_t role)
 void gm_member_catch_up(gm *g, gm_member *m)
 {
     gm_room *r = m->room;
-    if (!r->have_rec || m->last_version >= r->rec.version)
+    store_game cur;
+    if (!r->have_rec || m->last_version >= r->rec_version || gm_room_rec(r, &cur) != 0)
         return;
-    msg *s = gm_state_msg(&r->rec);
+    msg *s = gm_state_msg(&cur);
     gm_send(g, m->conn, s);
     msg_unref(s);
-    m->last_version = r->rec.version;
+    m->last_version = cur.version;
     g->stats.states_sent++;
 }
 
@@ -256,6 +258,7 @@ void gm_room_release(gm *g, gm_room *r)
         store_unsubscribe(g->st, r->id);
     HASH_DEL(g->rooms, r);
     g->stats.rooms--;
+    free(r->rec);
     free(r);
 }
 
@@ -294,14 +297,50 @@ static void send_states(gm *g, gm_room *r, const store_game *rec)
     msg_unref(s);
 }
 
+int gm_room_rec(const gm_room *r, store_game *out)
+{
+    if (!r->have_rec)
+        return -1;
+    if (store_unpack(r->rec, r->rec_len, out) == 0)
+        return 0;
+    log_error("game %" PRId64 ": the room's record does not unpack", r->id);
+    return -1;
+}
+
+/* Room for the moves' times a game still adds, so a move does not
+ * reallocate. */
+#define REC_SLACK 48
+
+/* Keep rec as the room's newest. Out of memory, the room forgets what it
+ * had: its next op loads the record from the store. */
+static void room_keep(gm_room *r, const store_game *rec)
+{
+    uint8_t buf[STORE_PACK_MAX];
+    size_t n = store_pack(rec, buf);
+    if (n > r->rec_cap) {
+        size_t cap = n + REC_SLACK < STORE_PACK_MAX ? n + REC_SLACK : STORE_PACK_MAX;
+        uint8_t *p = realloc(r->rec, cap);
+        if (!p) {
+            r->have_rec = 0;
+            return;
+        }
+        r->rec = p;
+        r->rec_cap = (uint16_t)cap;
+    }
+    memcpy(r->rec, buf, n);
+    r->rec_len = (uint16_t)n;
+    r->rec_version = rec->version;
+    r->rec_status = rec->st.status;
+    r->have_rec = 1;
+}
+
 void gm_room_advance(gm *g, gm_room *r, const store_game *rec)
 {
-    if (r->have_rec && rec->version <= r->rec.version)
+    if (r->have_rec && rec->version <= r->rec_version)
         return;
-    store_game prev = r->rec;
-    int had = r->have_rec;
-    r->rec = *rec;
-    r->have_rec = 1;
+    store_game prev;
+    int had = gm_room_rec(r, &prev) == 0;
+    room_keep(r, rec);
 
     /* rematch bookkeeping changes nothing a state shows: no state for it.
      * A save that changes nothing at all (a resume by a player already
@@ -382,6 +421,7 @@ void gm_rooms_free(gm *g)
             free(m);
         }
         HASH_DEL(g->rooms, r);
+        free(r->rec);
         free(r);
     }
 }

@@ -39,7 +39,13 @@ struct gm_room {
     uint8_t sub;                 /* GM_SUB_* */
     uint8_t have_rec;
     uint8_t gone;                /* the store lost the game: no goodbyes to save */
-    store_game rec;              /* newest record seen */
+    /* The newest record seen, packed (store_pack): a room per waiting game
+     * is most of what an idle player costs, and a store_game is 660 bytes
+     * where a waiting game packs to about 250. gm_room_rec() unpacks it. */
+    uint8_t rec_status;          /* its game_status, read without unpacking */
+    uint16_t rec_len, rec_cap;
+    uint64_t rec_version;
+    uint8_t *rec;
     UT_hash_handle hh;
 };
 
@@ -83,6 +89,8 @@ gm_room *gm_room_get(gm *g, int64_t id, int subscribe);
 int gm_room_subscribe(gm *g, gm_room *r);
 /* drop a ref; a room with no refs, members or waiting ops goes */
 void gm_room_release(gm *g, gm_room *r);
+/* The room's newest record into out: 0, or -1 when it has none. */
+int gm_room_rec(const gm_room *r, store_game *out);
 /* A newer record for a room: remember it and tell the members, once per
  * version, in order. Idempotent. */
 void gm_room_advance(gm *g, gm_room *r, const store_game *rec);
