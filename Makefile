@@ -2,7 +2,8 @@
 #
 #   make run    install what is missing, build, serve http://localhost:8080
 #   make test   install what is missing, build with sanitizers, run every test
-#               (each fuzz target and the network fuzzer for a few seconds too)
+#               (each fuzz target and the network fuzzer for a few seconds too);
+#               the release configuration is built too, warnings as errors
 #   make fuzz   the fuzz targets for FUZZ_SECONDS each (default 60), then the
 #               network fuzzer in its long mode (docs/fuzzing.md)
 #   make bench  the performance table (docs/benchmarks.md): the kernel's floor
@@ -19,13 +20,14 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS       ?=
 FUZZ_BUILD ?= build/fuzz
 BENCH_BUILD ?= build/bench
+RELEASE_CHECK ?= build/release-check
 BENCH_ARGS ?=
 FUZZ_SECONDS ?= 60
 FUZZ_SEED  ?= $(shell date +%s)
 NETFUZZ_ARGS ?=
 
 .PHONY: all deps test-deps cluster-deps build run test test-build fuzz fuzz-build cluster \
-        cluster-down clean bench bench-deps
+        cluster-down clean bench bench-deps release-check
 
 all: build
 
@@ -57,7 +59,14 @@ fuzz-build: test-deps
 	       -DTTT_FUZZ_WORK_DIR= >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
 
-test-build: test-deps fuzz-build
+# The optimised build warns where the debug build does not (an assert
+# compiled out, -O2's string checks): what `make run` builds gets no warning.
+release-check: deps
+	@cmake -S . -B $(RELEASE_CHECK) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTTT_TESTS=OFF \
+	       -DTTT_WERROR=ON >/dev/null
+	@cmake --build $(RELEASE_CHECK) -j $(JOBS)
+
+test-build: test-deps fuzz-build release-check
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTTT_SANITIZE=ON -DTTT_TESTS=ON \
 	       -DTTT_FUZZ_BIN_DIR=$(abspath $(FUZZ_BUILD)) >/dev/null
 	@cmake --build $(TEST_BUILD) -j $(JOBS)

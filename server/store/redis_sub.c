@@ -189,7 +189,10 @@ static snode *snode_get(rsub *s, const char *host, int port)
     for (size_t i = 0; i < s->nnodes; i++)
         if (s->nodes[i]->port == port && strcmp(s->nodes[i]->host, host) == 0)
             return s->nodes[i];
-    if (s->nnodes >= RSUB_MAX_NODES)
+    size_t hlen = strlen(host);
+    /* a host name that does not fit is refused, not cut: a cut one would
+     * never match again, and would be another node at every lookup */
+    if (s->nnodes >= RSUB_MAX_NODES || hlen >= sizeof(((snode *)0)->host))
         return NULL;
     snode **nv = realloc(s->nodes, (s->nnodes + 1) * sizeof(*nv));
     if (!nv)
@@ -199,7 +202,7 @@ static snode *snode_get(rsub *s, const char *host, int port)
     if (!n)
         return NULL;
     n->s = s;
-    strncpy(n->host, host, sizeof n->host - 1);
+    memcpy(n->host, host, hlen + 1);
     n->port = port;
     s->nodes[s->nnodes++] = n;
     return n;
