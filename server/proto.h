@@ -1,4 +1,4 @@
-/* proto.h -- the wire contract (shared/PROTOCOL.md, version 1): JSON text
+/* proto.h -- the wire contract (docs/protocol.md, version 1): JSON text
  * frames to structs and structs back to JSON.
  *
  * The only module that knows JSON (jansson). It does no I/O and knows

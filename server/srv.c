@@ -11,7 +11,7 @@
  * connection and per client address, keepalive pings on quiet connections
  * and the close after a silent timeout, the 1012 close on shutdown, which
  * lws 4.1 only sends when we write the close frame ourselves from WRITEABLE
- * (see shared/NOTES-lws.md), and the handshake policy: only /ws, the Origin
+ * (see docs/libraries.md), and the handshake policy: only /ws, the Origin
  * check, and the connection limits (overall and per client address), each
  * refusal answered with an HTTP status. What lws 4.1 cannot be made to do
  * (refuse unmasked frames) is in docs/protocol.md, with the 1002 we write
@@ -274,7 +274,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
     default:
         /* without this, a keep-alive HTTP connection bound to this protocol
-         * (the "default" pvo) hangs on its second request: NOTES-lws.md */
+         * (the "default" pvo) hangs on its second request: docs/libraries.md, "HTTP next to the WebSocket" */
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
 }
@@ -411,7 +411,7 @@ srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, char *err, size_t e
     protocols[0].per_session_data_size = http_session_size();
     protocols[0].tx_packet_size = http_tx_packet_size();
     /* rx_buffer_size is lws' per-connection receive chunk, not a message
-     * limit (NOTES-lws): it is allocated for every connection, so it is kept
+     * limit (docs/libraries.md, "Receive"): it is allocated for every connection, so it is kept
      * small and larger messages are reassembled in srv_in_receive() */
     /* tx_packet_size: lws sends at most this per write (default: the rx
      * size), and keeps the rest for POLLOUT; a frame of ours is at most a
@@ -448,7 +448,7 @@ srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, char *err, size_t e
     info.user = s;
     info.vhost_name = "ttt";
     http_context_options(&info);   /* 414/431 limits: http.c */
-    /* lws sizes a table by this; the process limit may be far larger (NOTES-lws) */
+    /* lws sizes a table by this; the process limit may be far larger (docs/libraries.md, "Capacity") */
     info.fd_limit_per_thread = (unsigned int)opt->max_conns + 256;
     info.count_threads = 1;
 

@@ -113,7 +113,7 @@ static void handle_message(srv *s, ws_sess *ss, const char *buf, size_t len)
 }
 
 /* Close from RECEIVE with a code: lws sends the frame once we return -1
- * (NOTES-lws.md: lws_close_reason, then a non-zero return). */
+ * (docs/libraries.md, "Close codes": lws_close_reason, then a non-zero return). */
 static int close_now(ws_sess *ss, uint16_t code, const char *reason)
 {
     srv_out_flush_sess(ss);   /* what this turn sent it goes before the close */

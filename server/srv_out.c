@@ -6,7 +6,7 @@
  * or when lws holds a partial leftover, it waits in the session's ring and
  * goes out from WRITEABLE, one per callback, as lws requires. Close frames
  * are written here by hand, because lws 4.1 drops the codes returned from
- * WRITEABLE (shared/NOTES-lws.md). */
+ * WRITEABLE (docs/libraries.md, "Close codes and SIGTERM shutdown"). */
 #include "srv_int.h"
 
 #include <errno.h>
@@ -282,7 +282,7 @@ void srv_out_block(ws_sess *ss, char *block, const size_t *len)
 
 /* lws 4.1 sends a close code reliably only when we write the close frame
  * ourselves: payload = 2-byte big-endian code + reason, opcode 4 (its
- * internal LWS_WRITE_CLOSE). See NOTES-lws.md, "SIGTERM shutdown". */
+ * internal LWS_WRITE_CLOSE). See docs/libraries.md, "Close codes and SIGTERM shutdown". */
 static void write_close(ws_sess *ss)
 {
     static const char *const reasons[] = {"", "server restart", "message too big",

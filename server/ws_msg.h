@@ -6,7 +6,7 @@
  * with any sequence of pieces. srv.c passes what lws reports per piece:
  * lws_is_first_fragment(), lws_is_final_fragment() and
  * lws_remaining_packet_payload(). A message is complete on a piece that is
- * final with nothing remaining (shared/NOTES-lws.md, "Receive"). */
+ * final with nothing remaining (docs/libraries.md, "Receive"). */
 #ifndef WS_MSG_H
 #define WS_MSG_H
 

@@ -1,5 +1,5 @@
 /* test_proto_names.c -- the protocol module's side of "Version 1, additions"
- * (shared/PROTOCOL.md): the name rule on create, join, quick and rematch,
+ * (docs/protocol.md): the name rule on create, join, quick and rematch,
  * and the names, series and times a state carries, the names of the games
  * list, both directions. Compiled into the test_proto binary. */
 #include <criterion/criterion.h>

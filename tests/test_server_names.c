@@ -1,5 +1,5 @@
 /* test_server_names.c -- "Version 1, additions" of the wire contract
- * (shared/PROTOCOL.md) against a real ttt-server process, once per store:
+ * (docs/protocol.md) against a real ttt-server process, once per store:
  * names in states and in the games list, bad names refused with nothing
  * changed, a resumed seat keeping its name, the computer's names, the series
  * along rematches with marks swapping, move times, and /api/games/{id}

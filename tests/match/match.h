@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <uv.h>           /* before libwebsockets.h, see shared/NOTES-lws.md */
+#include <uv.h>           /* before libwebsockets.h, see docs/libraries.md */
 
 #include "game.h"
 #include "proto.h"

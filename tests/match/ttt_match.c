@@ -298,7 +298,7 @@ static void teardown(match_run *r) {
     uv_close((uv_handle_t *)&r->sigint, NULL);
     uv_close((uv_handle_t *)&r->sigterm, NULL);
     /* with a foreign loop this returns at once; lws closes its handles as
-     * the loop runs on (shared/NOTES-lws.md, "Teardown") */
+     * the loop runs on (docs/libraries.md, "Teardown") */
     match_net_destroy(r);
     for (int i = 0; i < r->nslots; i++)
         for (int k = 0; k < 3; k++)
