@@ -274,7 +274,8 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
     default:
         /* without this, a keep-alive HTTP connection bound to this protocol
-         * (the "default" pvo) hangs on its second request: docs/libraries.md, "HTTP next to the WebSocket" */
+         * (the "default" pvo) hangs on its second request: docs/libraries.md,
+         * "HTTP next to the WebSocket" */
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
 }
@@ -448,7 +449,8 @@ srv *srv_new(uv_loop_t *loop, const srv_options *opt, gm *g, char *err, size_t e
     info.user = s;
     info.vhost_name = "ttt";
     http_context_options(&info);   /* 414/431 limits: http.c */
-    /* lws sizes a table by this; the process limit may be far larger (docs/libraries.md, "Capacity") */
+    /* lws sizes a table by this; the process limit may be far larger
+     * (docs/libraries.md, "Capacity") */
     info.fd_limit_per_thread = (unsigned int)opt->max_conns + 256;
     info.count_threads = 1;
 
