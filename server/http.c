@@ -357,6 +357,7 @@ static void metrics_take(srv *s, metrics_snapshot *m)
         .store_latency_ms = store_latency_ms(st),
         .net = *srv_get_stats(s),
     };
+    store_get_stats(st, &m->store);
     gm_get_stats(srv_gm(s), &m->gm);
 }
 

@@ -11,9 +11,11 @@ extern const char store_lua_save[];
 extern const char store_lua_reset[];
 extern const char store_lua_claim[];
 extern const char store_lua_resolve[];
+extern const char store_lua_resolve_id[];
 extern const char store_lua_beat[];
 extern const char store_lua_reap[];
 extern const char store_lua_take[];
 extern const char store_lua_bye[];
+extern const char store_lua_qpush[];
 
 #endif

@@ -55,7 +55,7 @@
 #define LIST_SLACK 16
 
 const char *const rs_script_name[SC_COUNT] = {"alloc_id", "create", "save", "reset",
-    "claim", "resolve", "beat", "reap", "take", "bye"};
+    "claim", "resolve", "resolve_id", "beat", "reap", "take", "bye", "qpush"};
 
 /* ---- small helpers ------------------------------------------------------------- */
 
@@ -170,207 +170,10 @@ static int err_status(const redisReply *r)
     return STORE_EINVAL;
 }
 
-static int is_err(const redisReply *r, const char *word)
+int rs_is_err(const redisReply *r, const char *word)
 {
     return r->type == REDIS_REPLY_ERROR && r->len >= strlen(word) &&
            strncmp(r->str, word, strlen(word)) == 0;
-}
-
-/* ---- operations: life cycle ---------------------------------------------------- */
-
-void rs_ol_append(oplist *l, rop *op, int where)
-{
-    op->prev = l->tail;
-    op->next = NULL;
-    if (l->tail)
-        l->tail->next = op;
-    else
-        l->head = op;
-    l->tail = op;
-    op->where = (uint8_t)where;
-}
-
-void rs_ol_unlink(oplist *l, rop *op)
-{
-    if (op->prev)
-        op->prev->next = op->next;
-    else
-        l->head = op->next;
-    if (op->next)
-        op->next->prev = op->prev;
-    else
-        l->tail = op->prev;
-    op->prev = op->next = NULL;
-    op->where = W_NONE;
-}
-
-static void op_free(rop *op)
-{
-    free(op->parts);
-    free(op->ids);
-    free(op->ok);
-    free(op->found);
-    free(op);
-}
-
-rop *rs_op_new(store_redis *s, int type, void *ud)
-{
-    rop *op = calloc(1, sizeof(*op));
-    if (!op)
-        return NULL;
-    op->s = s;
-    op->type = (uint8_t)type;
-    op->ud = ud;
-    op->script = -1;
-    op->write = type == OP_CREATE || type == OP_QUICK || type == OP_SAVE || type == OP_RESET;
-    snprintf(op->nonce, sizeof(op->nonce), "%016" PRIx64 "%016" PRIx64, s->nonce_salt,
-             ++s->nonce_seq);
-    if (type != OP_INTERNAL)
-        rs_ol_append(&s->live, op, W_LIVE);
-    return op;
-}
-
-void rs_op_release(rop *op)
-{
-    if ((op->completed || op->type == OP_INTERNAL) && op->refs == 0 && op->where == W_NONE)
-        op_free(op);
-}
-
-void rs_op_done(rop *op, int status, const store_game *g, const void *arr, size_t n)
-{
-    if (op->completed)
-        return;
-    op->completed = 1;
-    if (op->where == W_LIVE)
-        rs_ol_unlink(&op->s->live, op);
-    switch (op->type) {
-    case OP_CREATE: case OP_LOAD: case OP_SAVE: case OP_QUICK:
-        if (op->cb.game)
-            op->cb.game(op->ud, status, status == STORE_OK || status == STORE_ECONFLICT ? g : NULL);
-        break;
-    case OP_LIST:
-        if (op->cb.list)
-            op->cb.list(op->ud, status, arr, n);
-        break;
-    case OP_CLAIM:
-        if (op->cb.ids)
-            op->cb.ids(op->ud, status, arr, n);
-        break;
-    case OP_RESET: case OP_SUB:
-        if (op->cb.done)
-            op->cb.done(op->ud, status);
-        break;
-    default:
-        break;
-    }
-}
-
-/* answer op with status at the next loop turn, never inside the call */
-void rs_dq_push(rop *op, int status)
-{
-    if (op->where == W_LIVE)
-        rs_ol_unlink(&op->s->live, op);
-    else if (op->where != W_NONE)
-        return;   /* on another list: answered from there */
-    op->status = status;
-    rs_ol_append(&op->s->dq, op, W_DQ);
-    rs_idle_arm(op->s);
-}
-
-void rs_fail_push(store_redis *s, int type, store_cb cb, void *ud)
-{
-    int kind = type == OP_LIST ? STORE_CB_LIST : type == OP_CLAIM ? STORE_CB_IDS
-             : type == OP_RESET || type == OP_SUB ? STORE_CB_DONE : STORE_CB_GAME;
-    if (store_owed_push(&s->owed, kind, cb, ud) != 0) {
-        log_error("redis: out of memory with %d answers owed: giving up", STORE_OWED_MAX);
-        abort();
-    }
-    rs_idle_arm(s);
-}
-
-void op_fail_enomem(rop *op) { rs_op_done(op, STORE_ENOMEM, NULL, NULL, 0); }
-
-void rs_arg_reset(rop *op) { op->argc = 0; op->script = -1; op->eval = 0; }
-
-void rs_arg_add(rop *op, const void *p, size_t n)
-{
-    op->argv[op->argc] = p;
-    op->argvlen[op->argc] = n;
-    op->argc++;
-}
-
-void rs_arg_str(rop *op, const char *str) { rs_arg_add(op, str, strlen(str)); }
-
-void rs_arg_i64(rop *op, int64_t v)
-{
-    char *b = op->num[op->argc];
-    rs_arg_add(op, b, (size_t)snprintf(b, sizeof(op->num[0]), "%" PRId64, v));
-}
-
-void rs_arg_u64(rop *op, uint64_t v)
-{
-    char *b = op->num[op->argc];
-    rs_arg_add(op, b, (size_t)snprintf(b, sizeof(op->num[0]), "%" PRIu64, v));
-}
-
-void rs_arg_script(rop *op, int sc, int nkeys)
-{
-    rs_arg_reset(op);
-    op->script = sc;
-    rs_arg_str(op, "EVALSHA");
-    rs_arg_add(op, "", 0);
-    rs_arg_i64(op, nkeys);
-}
-
-int rs_op_send_key(rop *op, const char *key, rcl_reply_cb *cb, void *priv)
-{
-    store_redis *s = op->s;
-    if (op->script >= 0) {
-        op->argv[0] = op->eval ? "EVAL" : "EVALSHA";
-        op->argv[1] = op->eval ? s->src[op->script] : s->sha[op->script];
-        op->argvlen[0] = strlen(op->argv[0]);
-        op->argvlen[1] = strlen(op->argv[1]);
-    }
-    return rs_op_cmd(op, key, op->argc, op->argv, op->argvlen, cb, priv);
-}
-
-int rs_op_cmd(rop *op, const char *key, int argc, const char **argv, const size_t *lens,
-           rcl_reply_cb *cb, void *priv)
-{
-    store_redis *s = op->s;
-    if (!s->rcl_open)
-        return RCL_ECLOSED;
-    int rc = rcl_command_argv(s->rc, key, strlen(key), argc, argv, lens, cb, priv);
-    if (rc == 0) {
-        op->refs++;
-        if (op->write && !op->t_first)
-            op->t_first = uv_now(s->loop);
-    }
-    return rc;
-}
-
-int rs_op_noscript_retry(rop *op, const redisReply *r, const char *key, rcl_reply_cb *cb)
-{
-    if (op->script < 0 || op->eval || !is_err(r, "NOSCRIPT"))
-        return 0;
-    op->eval = 1;
-    log_debug("redis: script %s not loaded on that node: sent with EVAL", rs_script_name[op->script]);
-    return rs_op_send_key(op, key, cb, op) == 0;
-}
-
-static void forget_cb(rcl *c, int st, redisReply *r, int sent, void *priv)
-{
-    (void)c; (void)sent; (void)priv;
-    if (st != RCL_OK || (r && r->type == REDIS_REPLY_ERROR))
-        log_debug("redis: index clean-up failed (the sweep repairs it)");
-}
-
-/* a command nobody waits for (clean-up of a stale index entry) */
-void rs_fire_forget(store_redis *s, const char *key, int argc, const char **argv,
-                 const size_t *lens)
-{
-    if (s->rcl_open)
-        (void)rcl_command_argv(s->rc, key, strlen(key), argc, argv, lens, forget_cb, NULL);
 }
 
 /* ---- writes in doubt ----------------------------------------------------------------- */
@@ -382,6 +185,10 @@ void rs_doubt_add(rop *op)
         rs_dq_push(op, STORE_ECLOSED);
         return;
     }
+    if (op->phase == P_ALLOC)
+        op->resolve_alloc = 1;
+    else if (op->phase != P_RESOLVE)
+        op->resolve_alloc = 0;
     if (!op->resolving)
         log_info("redis: write %s of game %" PRId64 ": outcome not known, finding out",
                  op->nonce, op->id);
@@ -409,10 +216,14 @@ void rs_doubts_tick(store_redis *s)
             rs_ol_append(&s->live, op, W_LIVE);
             op->phase = P_RESOLVE;
             op->resolving = 1;
-            rs_arg_script(op, SC_RESOLVE, 1);
-            rs_arg_str(op, op->mkey);
+            /* an id taken ({m} marker key), or a write of the game (its hash) */
+            const char *key = op->resolve_alloc ? op->mkey : op->key;
+            rs_arg_script(op, op->resolve_alloc ? SC_RESOLVE_ID : SC_RESOLVE, 1);
+            rs_arg_str(op, key);
+            if (!op->resolve_alloc)
+                rs_arg_str(op, op->nonce);
             rs_arg_i64(op, FENCE_TTL_MS);
-            if (rs_op_send_key(op, op->mkey, rs_on_reply, op) != 0)
+            if (rs_op_send_key(op, key, rs_on_reply, op) != 0)
                 rs_doubt_add(op);
         }
         op = next;
@@ -487,14 +298,13 @@ void rs_do_create(rop *op, int64_t id)
     }
     idx_sig(&op->g, op->sig, sizeof op->sig);
     rs_key_game(s, op->key, sizeof op->key, id);
-    snprintf(op->mkey, sizeof op->mkey, "%s:{%" PRId64 "}:op:%s", s->prefix, id, op->nonce);
     op->phase = P_CREATE;
-    rs_arg_script(op, SC_CREATE, 2);
+    rs_arg_script(op, SC_CREATE, 1);
     rs_arg_str(op, op->key);
-    rs_arg_str(op, op->mkey);
     rs_arg_add(op, op->blob, op->bloblen);
     rs_arg_str(op, op->sig);
     rs_arg_i64(op, rs_ttl_of(s, &op->g));
+    rs_arg_str(op, op->nonce);
     rs_send_or_fail(op, op->key);
 }
 
@@ -570,6 +380,22 @@ bad:
     rs_op_done(op, STORE_EINVAL, NULL, NULL, 0);
 }
 
+/* The record is written: index it (a quick game: queue it, unless a game
+ * was queued meanwhile, see qpush.lua), then answer. */
+static void after_create(rop *op)
+{
+    if (op->type == OP_QUICK) {
+        op->phase = P_QPUSH;
+        rs_arg_script(op, SC_QPUSH, 1);
+        rs_key_quick(op->s, op->chan, sizeof op->chan);
+        rs_arg_str(op, op->chan);
+        rs_arg_i64(op, op->id);
+        rs_send_or_fail(op, op->chan);
+        return;
+    }
+    idx_apply(op, op->id, "", 0, op->sig);
+}
+
 static void step_resolve(rop *op, const redisReply *r)
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
@@ -594,6 +420,7 @@ static void step_resolve(rop *op, const redisReply *r)
         idr.str++;
         idr.len--;
         int64_t id = rs_reply_id(&idr);
+        op->resolve_alloc = 0;
         if (id >= 100)
             rs_do_create(op, id);
         else
@@ -602,7 +429,7 @@ static void step_resolve(rop *op, const redisReply *r)
     }
     switch (r->element[1]->str[0]) {
     case 'c':   /* created: nothing was indexed yet */
-        idx_apply(op, op->id, "", 0, op->sig);
+        after_create(op);
         return;
     case 's':   /* saved: what was indexed before is unknown */
         idx_apply(op, op->id, NULL, 0, op->sig);
@@ -626,17 +453,22 @@ void rs_on_reply(rcl *c, int st, redisReply *r, int sent, void *priv)
         rs_op_release(op);   /* answered already (close), or waits on another list */
         return;
     }
-    if (st == RCL_OK && rs_op_noscript_retry(op, r, op->phase == P_RESOLVE ? op->mkey : op->key,
+    if (st == RCL_OK && rs_op_noscript_retry(op, r, op->phase == P_RESOLVE && op->resolve_alloc
+                                              ? op->mkey
+                                          : op->phase == P_QPUSH ? op->chan : op->key,
                                           rs_on_reply))
         return;
     int fenced = op->phase == P_ALLOC || op->phase == P_CREATE || op->phase == P_SAVE || op->phase == P_RESET ||
                  op->phase == P_WAIT || op->phase == P_RESOLVE;
+    if (st != RCL_OK && op->phase == P_RELOAD && op->tries++ < 20 && !s->closing) {
+        rs_do_get(op, P_RELOAD);   /* the slot's owner is changing: ask again */
+        rs_op_release(op);
+        return;
+    }
     if (st != RCL_OK) {
         if (fenced && (sent || st == RCL_ETIMEOUT || op->phase == P_WAIT ||
                        op->phase == P_RESOLVE) && !s->closing)
             rs_doubt_add(op);
-        else if (op->type == OP_INTERNAL)
-            op->completed = 1;
         else
             rs_op_done(op, rs_rcl_status(s, st), NULL, NULL, 0);
         rs_op_release(op);
@@ -651,20 +483,17 @@ static void step(rop *op, const redisReply *r)
     store_redis *s = op->s;
     store_game g;
     if (r->type == REDIS_REPLY_ERROR && op->phase != P_RESOLVE) {
-        if (is_err(r, "TTTLOST")) {
+        if (rs_is_err(r, "TTTLOST")) {
             s->lost_until = uv_now(s->loop) + 2500;
             presence_beat(s);   /* learns the new data set */
-        } else if (is_err(r, "TTTEXISTS") && op->tries++ < 8) {
+        } else if (rs_is_err(r, "TTTEXISTS") && op->tries++ < 8) {
             rs_do_alloc(op);       /* an id of an older data set is still there: skip it */
             return;
         } else if (op->phase == P_WAIT) {
             rs_doubt_add(op);      /* WAIT refused: the save ran; is it kept? */
             return;
         }
-        if (op->type == OP_INTERNAL)
-            op->completed = 1;
-        else
-            rs_op_done(op, err_status(r), NULL, NULL, 0);
+        rs_op_done(op, err_status(r), NULL, NULL, 0);
         return;
     }
     switch (op->phase) {
@@ -678,8 +507,23 @@ static void step(rop *op, const redisReply *r)
     case P_CREATE:
         if (r->type != REDIS_REPLY_INTEGER)
             break;
-        idx_apply(op, op->id, "", 0, op->sig);
+        after_create(op);
         return;
+    case P_QPUSH: {
+        if (r->type != REDIS_REPLY_INTEGER)
+            break;
+        if (r->integer == 0) {   /* ours is queued: the other indexes, from "queued only" */
+            idx_apply(op, op->id, "o0 q1 d0 h", 10, op->sig);
+            return;
+        }
+        /* another caller's game: ours was never handed out, drop it */
+        char key[KEY_MAX];
+        rs_key_game(s, key, sizeof key, op->id);
+        rs_fire_forget(s, key, 2, (const char *[]){"DEL", key}, (size_t[]){3, strlen(key)});
+        op->id = r->integer;
+        rs_do_get(op, P_QGET);
+        return;
+    }
     case P_QPOP: {
         int64_t id = r->type == REDIS_REPLY_ARRAY && r->elements >= 1 ? rs_reply_id(r->element[0]) : 0;
         if (r->type != REDIS_REPLY_ARRAY)
@@ -710,15 +554,13 @@ static void step(rop *op, const redisReply *r)
         }
         if (rs_reply_is_str(r) && rec_decode(r->str, r->len, &g) == 0 && g.id == op->id) {
             rs_seen_id(s, g.id);
-            if (op->phase == P_LOAD)
-                rs_op_done(op, STORE_OK, &g, NULL, 0);
-            else if (!s->closing && s->ev.published)
+            if (op->phase == P_RELOAD && !s->closing && s->ev.published)
                 s->ev.published(s->ev.ud, &g);
-            op->completed = 1;
+            rs_op_done(op, STORE_OK, &g, NULL, 0);
             return;
         }
         if (op->phase == P_RELOAD) {
-            op->completed = 1;
+            rs_op_done(op, STORE_ENOTFOUND, NULL, NULL, 0);
             return;
         }
         break;
@@ -754,8 +596,5 @@ static void step(rop *op, const redisReply *r)
         break;
     }
     log_warn("redis: unexpected reply in phase %d of op %d", op->phase, op->type);
-    if (op->type == OP_INTERNAL)
-        op->completed = 1;
-    else
-        rs_op_done(op, STORE_EINVAL, NULL, NULL, 0);
+    rs_op_done(op, STORE_EINVAL, NULL, NULL, 0);
 }

@@ -124,6 +124,10 @@ static void on_sub_event(rsub *rs, const char *ch, size_t chlen, int ev, void *u
     int64_t id = rs_chan_to_id(s, ch, chlen);
     if (id <= 0 || s->closing)
         return;
+    if (ev != RSUB_EV_SUBSCRIBED)
+        log_info("redis: game %" PRId64 ": subscription %s", id,
+                 ev == RSUB_EV_LOST ? "lost (a node went away or the slot moved)"
+                                    : "restored: reading the game again");
     if (ev == RSUB_EV_SUBSCRIBED || ev == RSUB_EV_RESUBSCRIBED)
         confirm(s, id);
     if (ev == RSUB_EV_RESUBSCRIBED) {
@@ -368,8 +372,8 @@ static int seeds_parse(store_redis *s, const char *url, char *err, size_t errlen
 static void scripts_init(store_redis *s)
 {
     const char *src[SC_COUNT] = {store_lua_alloc_id, store_lua_create, store_lua_save,
-        store_lua_reset, store_lua_claim, store_lua_resolve, store_lua_beat,
-        store_lua_reap, store_lua_take, store_lua_bye};
+        store_lua_reset, store_lua_claim, store_lua_resolve, store_lua_resolve_id, store_lua_beat,
+        store_lua_reap, store_lua_take, store_lua_bye, store_lua_qpush};
     for (int i = 0; i < SC_COUNT; i++) {
         unsigned char d[SHA_DIGEST_LENGTH];
         s->src[i] = src[i];
@@ -515,17 +519,16 @@ static void redis_save(store *st, const store_game *g, store_game_cb *cb, void *
     }
     idx_sig(&op->g, op->sig, sizeof op->sig);
     rs_key_game(s, op->key, sizeof op->key, g->id);
-    snprintf(op->mkey, sizeof op->mkey, "%s:{%" PRId64 "}:op:%s", s->prefix, g->id, op->nonce);
     int clen = rs_key_chan(s, op->chan, sizeof op->chan, g->id);
     op->phase = P_SAVE;
-    rs_arg_script(op, SC_SAVE, 2);
+    rs_arg_script(op, SC_SAVE, 1);
     rs_arg_str(op, op->key);
-    rs_arg_str(op, op->mkey);
     rs_arg_add(op, op->blob, op->bloblen);
     rs_arg_u64(op, g->version);
     rs_arg_str(op, op->sig);
     rs_arg_i64(op, rs_ttl_of(s, &op->g));
     rs_arg_add(op, op->chan, (size_t)clen);
+    rs_arg_str(op, op->nonce);
     rs_send_or_fail(op, op->key);
 }
 
@@ -543,12 +546,11 @@ static void redis_deadline_reset(store *st, const store_game *g, store_done_cb *
     op->g = *g;
     idx_sig(g, op->sig, sizeof op->sig);
     rs_key_game(s, op->key, sizeof op->key, g->id);
-    snprintf(op->mkey, sizeof op->mkey, "%s:{%" PRId64 "}:op:%s", s->prefix, g->id, op->nonce);
     op->phase = P_RESET;
-    rs_arg_script(op, SC_RESET, 2);
+    rs_arg_script(op, SC_RESET, 1);
     rs_arg_str(op, op->key);
-    rs_arg_str(op, op->mkey);
     rs_arg_u64(op, g->version);
+    rs_arg_str(op, op->nonce);
     rs_send_or_fail(op, op->key);
 }
 

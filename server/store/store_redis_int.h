@@ -1,6 +1,8 @@
 /* store_redis_int.h -- what the files of the Redis backend share: the store
  * struct, one operation (rop), and the helpers each file lends the others.
- *   store_redis.c           the life of an op; create, quick, load, save, reset
+ *   store_redis.c           keys; the steps of create, quick, load, save, reset;
+ *                           writes in doubt
+ *   store_redis_op.c        the life of an op: lists, answer, arguments, sending
  *   store_redis_api.c       open/close, the tick, pub/sub, list, claim, the table
  *   store_redis_idx.c       the indexes: the signature diff after a save, sweep
  *   store_redis_presence.c  instance id, heartbeat, epoch, dead instances, bye
@@ -24,8 +26,8 @@
 #define DL_BUCKETS 16             /* deadline index buckets, each its own hash tag */
 #define OP_MAXARGS 16
 
-enum { SC_ALLOC, SC_CREATE, SC_SAVE, SC_RESET, SC_CLAIM, SC_RESOLVE, SC_BEAT,
-       SC_REAP, SC_TAKE, SC_BYE, SC_COUNT };
+enum { SC_ALLOC, SC_CREATE, SC_SAVE, SC_RESET, SC_CLAIM, SC_RESOLVE, SC_RESOLVE_ID, SC_BEAT,
+       SC_REAP, SC_TAKE, SC_BYE, SC_QPUSH, SC_COUNT };
 
 enum { OP_CREATE, OP_LOAD, OP_SAVE, OP_QUICK, OP_LIST, OP_CLAIM, OP_RESET, OP_SUB,
        OP_INTERNAL };
@@ -48,6 +50,7 @@ struct rop {
     rop *prev, *next;
     store_redis *s;
     uint8_t type, where, completed, write, eval, resolving;
+    uint8_t resolve_alloc;       /* in doubt about the id (alloc_id), not a game write */
     int phase;                   /* what the op waits for now (per type) */
     int refs;                    /* commands at rcl */
     int status;                  /* for a deferred completion */
@@ -64,7 +67,7 @@ struct rop {
     size_t argvlen[OP_MAXARGS];
     char num[OP_MAXARGS][24];
     char key[KEY_MAX];           /* the game hash */
-    char mkey[KEY_MAX + 40];     /* this write's marker */
+    char mkey[KEY_MAX + 40];     /* alloc_id's marker ({m}) */
     char chan[KEY_MAX];
     char sig[128];               /* the index signature written */
     char oldsig[128];            /* save: the one it replaced, when it differed */
@@ -171,6 +174,7 @@ int rs_op_noscript_retry(rop *op, const struct redisReply *r, const char *key, r
 void rs_fire_forget(store_redis *s, const char *key, int argc, const char **argv,
                  const size_t *lens);
 int rs_reply_is_str(const struct redisReply *r);
+int rs_is_err(const struct redisReply *r, const char *word);   /* an error reply starting so */
 int64_t rs_reply_id(const struct redisReply *r);
 void rs_seen_id(store_redis *s, int64_t id);
 void rs_health_update(store_redis *s);
@@ -186,7 +190,7 @@ void rs_doubt_add(rop *op);
 int rs_key_chan(const store_redis *s, char *b, size_t n, int64_t id);
 int64_t rs_chan_to_id(const store_redis *s, const char *p, size_t len);
 
-enum { P_NONE, P_ALLOC, P_CREATE, P_QPOP, P_QGET, P_LOAD, P_SAVE, P_WAIT, P_RESET, P_RESOLVE,
+enum { P_NONE, P_ALLOC, P_CREATE, P_QPUSH, P_QPOP, P_QGET, P_LOAD, P_SAVE, P_WAIT, P_RESET, P_RESOLVE,
        P_RELOAD };
 extern const char *const rs_script_name[SC_COUNT];
 /* rcl's callback for an op's single command in flight (priv == op) */
