@@ -275,27 +275,29 @@ free_cluster_port() {
 # redis-<i>.pid), created with one replica per primary; waits for
 # cluster_state:ok on every node.
 start_redis_cluster() {
-    local i p hosts="" seeds="" k ok
+    local i p hosts="" seeds="" k ok try
     [ -x "$REDIS_CLI" ] || die "no redis-cli (apt-get install redis-tools)"
     for i in $(seq 1 $((RCLUSTER * 2))); do
-        p=$(free_cluster_port)
-        echo "$p" >"$dir/redis-$i.port"
-        mkdir -p "$dir/redis-$i"
-        "$REDIS_SERVER" "$here/redis.conf" --port "$p" --bind 127.0.0.1 \
-            --cluster-enabled yes --cluster-config-file "$dir/redis-$i/nodes.conf" \
-            --cluster-node-timeout 5000 \
-            --dir "$dir/redis-$i" --pidfile "$dir/redis-$i.pid" --logfile "$dir/redis-$i.log" \
-            --daemonize yes --supervised no >/dev/null
-        hosts="$hosts 127.0.0.1:$p"
-        [ "$i" -le "$RCLUSTER" ] && seeds="$seeds${seeds:+,}127.0.0.1:$p"
-    done
-    for i in $(seq 1 $((RCLUSTER * 2))); do
-        p=$(cat "$dir/redis-$i.port")
-        for k in $(seq 1 200); do
-            alive "$(pid_of "redis-$i")" && port_open "$p" && break
-            sleep 0.05
+        # a port (or its bus port) taken between our look and the bind: another one
+        for try in 1 2 3 4 5; do
+            p=$(free_cluster_port)
+            echo "$p" >"$dir/redis-$i.port"
+            rm -rf "$dir/redis-$i"
+            mkdir -p "$dir/redis-$i"
+            "$REDIS_SERVER" "$here/redis.conf" --port "$p" --bind 127.0.0.1 \
+                --cluster-enabled yes --cluster-config-file "$dir/redis-$i/nodes.conf" \
+                --cluster-node-timeout 5000 \
+                --dir "$dir/redis-$i" --pidfile "$dir/redis-$i.pid" --logfile "$dir/redis-$i.log" \
+                --daemonize yes --supervised no >/dev/null || true
+            for k in $(seq 1 100); do
+                alive "$(pid_of "redis-$i")" && port_open "$p" && break
+                sleep 0.05
+            done
+            port_open "$p" && break
         done
         port_open "$p" || { tail_log "$dir/redis-$i.log"; false; }
+        hosts="$hosts 127.0.0.1:$p"
+        [ "$i" -le "$RCLUSTER" ] && seeds="$seeds${seeds:+,}127.0.0.1:$p"
     done
     # shellcheck disable=SC2086
     "$REDIS_CLI" --cluster create $hosts --cluster-replicas 1 --cluster-yes \

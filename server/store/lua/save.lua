@@ -5,12 +5,12 @@
 -- ARGV[5] the game's channel, ARGV[6] this write's nonce
 -- -> {0} saved, indexes unchanged; {0, old signature} saved, indexes to update
 --    (by the caller, after this); {1} not found; {2, current record} conflict
--- Field m: the last 16 writes' '<nonce>:<what>' (see create.lua). A stale
--- write whose fence fell off the end fails on the version anyway: 16 saves
--- moved it on since.
-local cur = redis.call('HMGET', KEYS[1], 'v', 'd', 'x', 'm')
+-- Field m: the last 16 writes that ran, '<nonce>:<what>'; field f: fenced
+-- nonces (see resolve.lua), absent but after an outage, so a move pays no
+-- search.
+local cur = redis.call('HMGET', KEYS[1], 'v', 'd', 'x', 'm', 'f')
 local m = cur[4]
-if m and string.find(m, ARGV[6], 1, true) then return redis.error_reply('TTTFENCED') end
+if cur[5] and string.find(cur[5], ARGV[6], 1, true) then return redis.error_reply('TTTFENCED') end
 if not cur[1] then return {1} end
 if cur[1] ~= ARGV[2] then return {2, cur[2]} end
 m = (m and (m .. ' ') or '') .. ARGV[6] .. ':s'
