@@ -466,8 +466,9 @@ void rs_on_reply(rcl *c, int st, redisReply *r, int sent, void *priv)
         return;
     }
     if (st != RCL_OK) {
-        if (fenced && (sent || st == RCL_ETIMEOUT || op->phase == P_WAIT ||
-                       op->phase == P_RESOLVE) && !s->closing)
+        /* in doubt only when it reached a node (rcl's `sent`): a command
+         * that waited for a route and timed out never ran */
+        if (fenced && (sent || op->phase == P_WAIT || op->phase == P_RESOLVE) && !s->closing)
             rs_doubt_add(op);
         else
             rs_op_done(op, rs_rcl_status(s, st), NULL, NULL, 0);

@@ -6,6 +6,7 @@
 #include "store_redis_int.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,7 @@ static void on_map(rcl *c, void *ud)
     store_redis *s = ud;
     if (!s->closing)
         scripts_load(s);
+
     if (!s->mode_logged && rcl_mode(c) != RCL_MODE_UNKNOWN) {
         s->mode_logged = 1;
         log_info("redis: %s (seeds %s)", rcl_mode(c) == RCL_MODE_CLUSTER
@@ -411,13 +413,22 @@ static store *redis_open(uv_loop_t *loop, const store_options *opts, const store
     s->loop = loop;
     if (ev)
         s->ev = *ev;
+    /* a write to a node that just died raises SIGPIPE (libuv writes with
+     * write(2)): ttt-server ignores it already; any other process that opens
+     * this store gets the same, or the first dead node would kill it */
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+        signal(SIGPIPE, SIG_IGN);
     s->finished_ttl_ms = opts->finished_ttl_ms > 0 ? opts->finished_ttl_ms : DAY_MS;
     s->wait_replicas = opts->redis_wait > 0 ? opts->redis_wait : 0;
     s->wait_timeout_ms = opts->redis_wait_ms > 0 ? opts->redis_wait_ms : 500;
     s->rng = (uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)s) | 1;
     s->nonce_salt = rs_rng_next(s);
     scripts_init(s);
-    rcl_opts ro = {.timeout_ms = 5000, .user = s->url.user, .password = s->url.pass,
+    /* a refused node fails a command within about a second (the player hears
+     * `unavailable` and may try again); 5 s without a reply is a hung node */
+    rcl_opts ro = {.timeout_ms = 5000, .retry_max = 4, .backoff_max_ms = 250,
+                   .user = s->url.user, .password = s->url.pass,
                    .db = s->url.db};
     int rc = rcl_open(&s->rc, loop, s->seeds, &ro, on_map, s);
     if (rc != 0) {
@@ -435,6 +446,7 @@ static store *redis_open(uv_loop_t *loop, const store_options *opts, const store
     uv_timer_init(loop, &s->tick);
     s->tick.data = s;
     uv_timer_start(&s->tick, tick_cb, TICK_MS / 10, TICK_MS);
+    presence_beat(s);   /* queued until the first map: up one round trip after it */
     log_info("redis: connecting to %s (db %d, prefix %s%s)", s->seeds, s->url.db, s->prefix,
              s->wait_replicas ? ", WAIT after each save" : "");
     return &s->base;

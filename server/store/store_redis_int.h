@@ -129,7 +129,7 @@ struct store_redis {
     uv_idle_t idle;
     uv_timer_t tick;
     unsigned ticks;
-    int beat_busy, reap_busy, inst_busy, sweep_busy;
+    int beat_busy, reap_busy, sweep_busy;
     int beaten;
     /* the sweep: one SCAN step per tick over the primaries in turn */
     unsigned sweep_node, nsweep;

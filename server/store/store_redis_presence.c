@@ -1,6 +1,6 @@
 /* store_redis_presence.c -- which processes are alive, for the Redis backend.
- * Each process takes an instance id (INCR ttt:{m}:instance_seq) at first
- * contact, heartbeats every second (beat.lua, which also watches the data
+ * Each process takes an instance id (ttt:{m}:instance_seq, in its first
+ * heartbeat), heartbeats every second (beat.lua, which also watches the data
  * set's epoch) and every 2 s claims instances silent for 5 s (reap.lua); each
  * claimed instance goes to exactly one caller, which takes its game set
  * (take.lua: the set lives in the instance's own slot) and raises orphaned().
@@ -64,12 +64,16 @@ static void data_lost(store_redis *s, const char *epoch)
 
 static int epoch_reply(store_redis *s, const redisReply *r, long long *added)
 {
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+        r->element[3]->type != REDIS_REPLY_INTEGER || r->element[3]->integer <= 0 ||
+        r->element[3]->integer > UINT32_MAX ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER ||
         !rs_reply_is_str(r->element[2]) || r->element[2]->len == 0 ||
         r->element[2]->len >= sizeof(s->epoch) || strlen(r->element[2]->str) != r->element[2]->len)
         return -1;
     *added = r->element[0]->integer;
+    if (!s->instance)
+        s->instance = (uint32_t)r->element[3]->integer;   /* the first contact took it */
     if (r->element[1]->integer == 1)
         data_lost(s, r->element[2]->str);
     else if (!s->epoch[0])
@@ -108,7 +112,7 @@ static void beat_reply(rcl *c, int st, redisReply *r, int sent, void *priv)
 
 void presence_beat(store_redis *s)
 {
-    if (s->beat_busy || !s->instance || s->closing)
+    if (s->beat_busy || s->closing)
         return;
     char k[4][KEY_MAX], inst[16], cand[24], floor[24];
     rs_key_meta(s, k[0], sizeof k[0], "epoch");
@@ -121,22 +125,6 @@ void presence_beat(store_redis *s)
     const char *argv[] = {"4", k[0], k[1], k[2], k[3], inst, s->epoch, cand, floor};
     s->beat_t0 = uv_hrtime();
     (void)send_eval(s, SC_BEAT, k[0], 9, argv, beat_reply, s, &s->beat_busy);
-}
-
-static void inst_reply(rcl *c, int st, redisReply *r, int sent, void *priv)
-{
-    (void)c; (void)sent;
-    store_redis *s = priv;
-    s->inst_busy = 0;
-    if (s->closing || st != RCL_OK)
-        return;
-    if (r->type != REDIS_REPLY_INTEGER || r->integer <= 0 || r->integer > UINT32_MAX) {
-        log_warn("redis: bad instance id reply");
-        return;
-    }
-    if (!s->instance)
-        s->instance = (uint32_t)r->integer;
-    presence_beat(s);
 }
 
 static void take_reply(rcl *c, int st, redisReply *r, int sent, void *priv)
@@ -200,17 +188,9 @@ void presence_tick(store_redis *s)
 {
     if (s->closing)
         return;
-    if (!s->instance) {
-        if (!s->inst_busy && s->rcl_open == 1) {
-            char key[KEY_MAX];
-            rs_key_meta(s, key, sizeof key, "instance_seq");
-            if (rcl_command_argv(s->rc, key, strlen(key), 2, (const char *[]){"INCR", key},
-                                 (size_t[]){4, strlen(key)}, inst_reply, s) == 0)
-                s->inst_busy = 1;
-        }
+    presence_beat(s);   /* the first one also takes the instance id */
+    if (!s->instance)
         return;
-    }
-    presence_beat(s);
     if (++s->ticks % REAP_EVERY == 0)
         reap(s);
 }
