@@ -334,11 +334,11 @@ Test(rcluster, two_thousand_ids,
 }
 
 Test(rcluster, racing_moves_one_wins,
-     .description = "X on both processes sends two different moves at once, 12 times: exactly "
+     .description = "X on both processes sends two different moves at once, 8 times: exactly "
                     "one is accepted each time")
 {
     up(NULL);
-    for (int round = 0; round < 12; round++) {
+    for (int round = 0; round < 8; round++) {
         seat x, o, x2;
         pair(&x, 0, &o, 1);
         x2 = x;

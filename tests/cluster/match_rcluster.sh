@@ -2,7 +2,7 @@
 # match_rcluster.sh -- ttt-match against a deployment on a Redis Cluster,
 # started by deploy/cluster.sh up --redis-cluster 3 (3 primaries + 3
 # replicas, two ttt-server processes, nginx): 500 games through nginx with
-# --resume-chaos 0.05, then 300 with the players of each game on different
+# --resume-chaos 0.05, then 150 with the players of each game on different
 # processes, then a kill -9 of a primary during a run (--redis-wait 1). Free
 # loopback ports, a temporary run directory, everything stopped by PID.
 #
@@ -64,14 +64,14 @@ run nginx --url "$url" --games 500 --concurrency 16 --resume-chaos 0.05 --seed 2
 expect "through nginx: 500 games with --resume-chaos 0.05" \
     "$tmp/nginx.json" completed=500 lost=0 aborted=0 violations=0 unexpected=0 "resumes>0"
 
-run cross --url "ws://127.0.0.1:$s1/ws" --url "ws://127.0.0.1:$s2/ws" --games 300 \
+run cross --url "ws://127.0.0.1:$s1/ws" --url "ws://127.0.0.1:$s2/ws" --games 150 \
     --concurrency 16 --resume-chaos 0.05 --seed 22
-expect "across processes: 300 games, X and O on different servers" \
-    "$tmp/cross.json" completed=300 lost=0 aborted=0 violations=0 unexpected=0
+expect "across processes: 150 games, X and O on different servers" \
+    "$tmp/cross.json" completed=150 lost=0 aborted=0 violations=0 unexpected=0
 
 # kill -9 of a primary during a run: its replica takes over (node timeout 5 s);
 # games on its slots see `unavailable` meanwhile and go on after
-run failover --url "ws://127.0.0.1:$s1/ws" --url "ws://127.0.0.1:$s2/ws" --duration 14 \
+run failover --url "ws://127.0.0.1:$s1/ws" --url "ws://127.0.0.1:$s2/ws" --duration 10 \
     --concurrency 8 --seed 23 --timeout 40 &
 mpid=$!
 sleep 3
