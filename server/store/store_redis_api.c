@@ -73,8 +73,10 @@ static void scripts_load(store_redis *s)
 static void on_map(rcl *c, void *ud)
 {
     store_redis *s = ud;
-    if (!s->closing)
-        scripts_load(s);
+    /* at the next idle turn: the commands that waited for this map (the
+     * first heartbeat) go out first, and the store is up sooner */
+    s->scripts_due = 1;
+    rs_idle_arm(s);
 
     if (!s->mode_logged && rcl_mode(c) != RCL_MODE_UNKNOWN) {
         s->mode_logged = 1;
@@ -218,6 +220,10 @@ void rs_idle_arm(store_redis *s)
 static void idle_cb(uv_idle_t *h)
 {
     store_redis *s = h->data;
+    if (s->scripts_due && !s->closing && s->rcl_open == 1) {
+        s->scripts_due = 0;
+        scripts_load(s);
+    }
     store_owed_flush(&s->owed, s->closing ? STORE_ECLOSED : STORE_ENOMEM);
     rop *op = s->dq.head;
     s->dq.head = s->dq.tail = NULL;

@@ -106,6 +106,7 @@ struct store_redis {
     char sha[SC_COUNT][41];
     const char *src[SC_COUNT];
     int mode_logged;
+    int scripts_due;             /* a new map: SCRIPT LOAD on its primaries */
 
     uint32_t instance;
     int up;                      /* what health() last said */
