@@ -1,9 +1,10 @@
-/* test_redis_cluster.c -- the Redis Cluster client (server/redis_*.c): key
- * slots and the slot-map parser alone, then routing, MOVED, ASK, sharded
- * pub/sub, a slot moved away and a primary's kill -9 against a real
+/* test_redis_cluster.c -- the Redis Cluster client (server/store/redis_*.c):
+ * routing, MOVED, ASK, sharded pub/sub, a slot moved away and a primary's kill -9 against a real
  * 3-primary / 3-replica cluster, a single redis-server through the same API,
  * and nodes that answer garbage or freeze. Everything waits on conditions
- * with bounded time-outs; every test ends with uv_loop_close() == 0. */
+ * with bounded time-outs; every test ends with uv_loop_close() == 0. Key
+ * slots and the parsers alone are in test_redis_pure.c, the shared helpers
+ * in test_redis_help.c (test_redis_cluster.h). */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 
@@ -22,274 +23,7 @@
 #include "redis_cluster.h"
 #include "redis_slot.h"
 #include "redis_sub.h"
-
-/* ---- loop helpers -------------------------------------------------------------- */
-
-static void wake(uv_timer_t *t) { (void)t; }
-
-/* Run the loop until cond(arg) holds, at most timeout_ms. 1 if it held. */
-static int run_until(uv_loop_t *loop, int (*cond)(void *), void *arg, int timeout_ms)
-{
-    uv_timer_t t;
-    uv_timer_init(loop, &t);
-    uv_timer_start(&t, wake, 10, 10);
-    long long end = proc_now_ms() + timeout_ms;
-    int ok;
-    while (!(ok = cond(arg)) && proc_now_ms() < end)
-        uv_run(loop, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&t, NULL);
-    uv_run(loop, UV_RUN_NOWAIT);
-    return ok;
-}
-
-
-static int int_true(void *a) { return *(int *)a != 0; }
-
-typedef struct res {
-    int calls, status, sent, type;
-    long long integer;
-    char str[256];
-} res;
-
-static void on_res(rcl *c, int status, redisReply *reply, int sent, void *priv)
-{
-    (void)c;
-    res *r = priv;
-    r->calls++;
-    r->status = status;
-    r->sent = sent;
-    r->type = reply ? reply->type : 0;
-    r->integer = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
-    r->str[0] = '\0';
-    if (reply && reply->str)
-        snprintf(r->str, sizeof r->str, "%.*s", (int)reply->len, reply->str);
-}
-
-static int res_done(void *a) { return ((res *)a)->calls > 0; }
-
-/* argv from a NULL-terminated list; routed by argv[1] */
-static int vsend_cmd(rcl *c, res *r, va_list ap)
-{
-    const char *argv[16];
-    size_t len[16];
-    int n = 0;
-    const char *s;
-    while (n < 16 && (s = va_arg(ap, const char *)) != NULL) {
-        argv[n] = s;
-        len[n] = strlen(s);
-        n++;
-    }
-    memset(r, 0, sizeof *r);
-    return rcl_command_argv(c, argv[1], len[1], n, argv, len, on_res, r);
-}
-
-static int send_cmd(rcl *c, res *r, ...)
-{
-    va_list ap;
-    va_start(ap, r);
-    int rc = vsend_cmd(c, r, ap);
-    va_end(ap);
-    return rc;
-}
-
-/* send and wait; returns the result's status */
-static int cmd_wait(uv_loop_t *loop, rcl *c, res *r, ...)
-{
-    va_list ap;
-    va_start(ap, r);
-    int rc = vsend_cmd(c, r, ap);
-    va_end(ap);
-    cr_assert_eq(rc, 0, "command refused: %s", rcl_err_name(rc));
-    cr_assert(run_until(loop, res_done, r, 10000), "no reply in 10 s");
-    return r->status;
-}
-#define CMD(loop, c, r, ...) cmd_wait(loop, c, r, __VA_ARGS__, NULL)
-
-static int map_ready(void *a) { return rcl_mode((rcl *)a) != RCL_MODE_UNKNOWN; }
-
-static int closed_flag;
-static void on_closed(void *ud) { (void)ud; closed_flag = 1; }
-
-static void close_all(uv_loop_t *loop, rcl *c, rsub *s)
-{
-    if (s)
-        rsub_close(s);
-    closed_flag = 0;
-    rcl_close(c, on_closed, NULL);
-    cr_assert(run_until(loop, int_true, &closed_flag, 5000), "rcl_close never finished");
-    uv_run(loop, UV_RUN_DEFAULT);
-    cr_assert_eq(uv_loop_close(loop), 0, "handles left open on the loop");
-}
-
-/* ---- subscriber recorder ----------------------------------------------------------- */
-
-typedef struct subrec {
-    int subscribed, lost, resubscribed, messages;
-    char last[256];
-} subrec;
-
-static void on_msg(rsub *s, const char *ch, size_t chlen, const char *m, size_t len, void *ud)
-{
-    (void)s; (void)ch; (void)chlen;
-    subrec *r = ud;
-    r->messages++;
-    snprintf(r->last, sizeof r->last, "%.*s", (int)len, m);
-}
-
-static void on_ev(rsub *s, const char *ch, size_t chlen, int ev, void *ud)
-{
-    (void)s; (void)ch; (void)chlen;
-    subrec *r = ud;
-    if (ev == RSUB_EV_SUBSCRIBED)
-        r->subscribed++;
-    else if (ev == RSUB_EV_LOST)
-        r->lost++;
-    else if (ev == RSUB_EV_RESUBSCRIBED)
-        r->resubscribed++;
-}
-
-static int sub_on(void *a) { return ((subrec *)a)->subscribed > 0; }
-static int sub_back(void *a) { return ((subrec *)a)->resubscribed > 0; }
-
-typedef struct msgwait { subrec *r; int want; } msgwait;
-static int got_msgs(void *a) { msgwait *w = a; return w->r->messages >= w->want; }
-
-/* publish until one arrives: a subscription confirmed on one node is live */
-static void publish_and_see(uv_loop_t *loop, rcl *c, subrec *sr, const char *ch, const char *payload)
-{
-    res r;
-    int before = sr->messages;
-    cr_assert_eq(CMD(loop, c, &r, "SPUBLISH", ch, payload), RCL_OK);
-    cr_assert_eq(r.type, REDIS_REPLY_INTEGER, "SPUBLISH: %s", r.str);
-    cr_assert_eq(r.integer, 1, "SPUBLISH reached %lld subscribers", r.integer);
-    msgwait w = {sr, before + 1};
-    cr_assert(run_until(loop, got_msgs, &w, 5000), "smessage not delivered");
-    cr_assert_str_eq(sr->last, payload);
-}
-
-/* ---- pure: slots ----------------------------------------------------------------------- */
-
-Test(slot, crc16_spec_value, .description = "CRC16 XMODEM of 123456789 is 0x31C3 (spec)")
-{
-    cr_assert_eq(redis_crc16("123456789", 9), 0x31C3);
-    cr_assert_eq(redis_crc16("", 0), 0);
-}
-
-Test(slot, hash_tags, .description = "hash tags: first '{', next '}', non-empty")
-{
-    unsigned u = redis_key_slot("user1000", 8);
-    cr_assert_eq(redis_key_slot("{user1000}.following", 20), u);
-    cr_assert_eq(redis_key_slot("{user1000}.followers", 20), u);
-    cr_assert_eq(redis_key_slot("foo{}{bar}", 10), redis_crc16("foo{}{bar}", 10) & 16383);
-    cr_assert_eq(redis_key_slot("foo{{bar}}zap", 13), redis_crc16("{bar", 4) & 16383);
-    cr_assert_eq(redis_key_slot("foo{bar}{zap}", 13), redis_key_slot("bar", 3));
-    cr_assert_eq(redis_key_slot("{", 1), redis_crc16("{", 1) & 16383);
-    cr_assert_eq(redis_key_slot("}{", 2), redis_crc16("}{", 2) & 16383);
-    cr_assert_eq(redis_key_slot("", 0), 0);
-    cr_assert_eq(redis_key_slot("foo", 3), 12182);
-    cr_assert_eq(redis_key_slot("ttt:{100}:game", 14), redis_key_slot("100", 3));
-}
-
-/* ---- pure: the slot-map parser on hostile replies ------------------------------------- */
-
-static redisReply *resp(const char *s)
-{
-    redisReader *rd = redisReaderCreate();
-    void *rep = NULL;
-    redisReaderFeed(rd, s, strlen(s));
-    cr_assert_eq(redisReaderGetReply(rd, &rep), REDIS_OK, "bad RESP in the test: %s", s);
-    cr_assert_not_null(rep, "incomplete RESP in the test");
-    redisReaderFree(rd);
-    return rep;
-}
-
-static int parse(const char *s, rcl_range **v)
-{
-    redisReply *r = resp(s);
-    int n = rcl_parse_slots(r, "10.9.8.7", v);
-    freeReplyObject(r);
-    return n;
-}
-
-#define NODE(h, p) "*3\r\n$" #h "\r\n:" #p "\r\n$2\r\nid\r\n"
-
-Test(slotmap, valid_reply, .description = "three ranges with replicas, an empty host is the asked node")
-{
-    rcl_range *v;
-    int n = parse("*3\r\n"
-                  "*4\r\n:0\r\n:5460\r\n*3\r\n$9\r\n127.0.0.1\r\n:7000\r\n$2\r\nid\r\n"
-                  "*3\r\n$9\r\n127.0.0.1\r\n:7003\r\n$2\r\nid\r\n"
-                  "*3\r\n:5461\r\n:10922\r\n*2\r\n$0\r\n\r\n:7001\r\n"
-                  "*3\r\n:10923\r\n:16383\r\n*2\r\n$3\r\n::1\r\n:7002\r\n", &v);
-    cr_assert_eq(n, 3);
-    cr_assert_eq(v[0].start, 0);
-    cr_assert_eq(v[0].end, 5460);
-    cr_assert_str_eq(v[0].host, "127.0.0.1");
-    cr_assert_eq(v[0].port, 7000);
-    cr_assert_str_eq(v[1].host, "10.9.8.7");
-    cr_assert_eq(v[2].port, 7002);
-    cr_assert_str_eq(v[2].host, "::1");
-    free(v);
-}
-
-Test(slotmap, hostile_replies, .description = "wrong types, ranges, ports, hosts and overlaps are refused")
-{
-    static const char *bad[] = {
-        "+OK\r\n",                                                         /* not an array */
-        ":5\r\n",
-        "*1\r\n:1\r\n",                                                    /* entry not array */
-        "*1\r\n*2\r\n:0\r\n:1\r\n",                                        /* no node */
-        "*1\r\n*3\r\n:5\r\n:4\r\n*2\r\n$1\r\na\r\n:1\r\n",                 /* start > end */
-        "*1\r\n*3\r\n:0\r\n:16384\r\n*2\r\n$1\r\na\r\n:1\r\n",             /* slot 16384 */
-        "*1\r\n*3\r\n:-1\r\n:3\r\n*2\r\n$1\r\na\r\n:1\r\n",                /* negative */
-        "*1\r\n*3\r\n$1\r\n0\r\n:3\r\n*2\r\n$1\r\na\r\n:1\r\n",            /* string start */
-        "*1\r\n*3\r\n:0\r\n:3\r\n*2\r\n$1\r\na\r\n:0\r\n",                 /* port 0 */
-        "*1\r\n*3\r\n:0\r\n:3\r\n*2\r\n$1\r\na\r\n:65536\r\n",             /* port 65536 */
-        "*1\r\n*3\r\n:0\r\n:3\r\n*2\r\n$1\r\na\r\n$4\r\n7000\r\n",         /* string port */
-        "*1\r\n*3\r\n:0\r\n:3\r\n*2\r\n$1\r\n?\r\n:7000\r\n",              /* unknown endpoint */
-        "*1\r\n*3\r\n:0\r\n:3\r\n*2\r\n$3\r\na b\r\n:7000\r\n",            /* space in host */
-        "*1\r\n*3\r\n:0\r\n:3\r\n*2\r\n$3\r\na\tb\r\n:7000\r\n",           /* control byte */
-        "*1\r\n*3\r\n:0\r\n:3\r\n*2\r\n:1\r\n:7000\r\n",                   /* integer host */
-        "*1\r\n*3\r\n:0\r\n:3\r\n*1\r\n$1\r\na\r\n",                       /* host only */
-        "*1\r\n*3\r\n:0\r\n:3\r\n$1\r\na\r\n",                             /* node not array */
-        "*1\r\n*3\r\n:0\r\n:3\r\n*-1\r\n",                                 /* nil node */
-        "*2\r\n*3\r\n:0\r\n:10\r\n*2\r\n$1\r\na\r\n:1\r\n"
-        "*3\r\n:10\r\n:20\r\n*2\r\n$1\r\nb\r\n:1\r\n",                     /* overlap */
-        "*1\r\n*3\r\n:0\r\n:3\r\n*2\r\n$70\r\n"
-        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n:1\r\n",
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        rcl_range *v = (rcl_range *)1;
-        int n = parse(bad[i], &v);
-        cr_expect_lt(n, 0, "case %zu accepted", i);
-        cr_expect_null(v, "case %zu left a pointer", i);
-    }
-    rcl_range *v;
-    cr_assert_eq(parse("*0\r\n", &v), 0, "an empty map parses to no range");
-    free(v);
-}
-
-Test(slotmap, redirects, .description = "MOVED/ASK texts: slot, host, port, IPv6, empty host; junk refused")
-{
-    unsigned slot;
-    char host[RCL_HOST_MAX];
-    int port;
-    cr_assert_eq(rcl_parse_redirect("3999 127.0.0.1:6381", 19, NULL, &slot, host, &port), 0);
-    cr_assert_eq(slot, 3999);
-    cr_assert_str_eq(host, "127.0.0.1");
-    cr_assert_eq(port, 6381);
-    cr_assert_eq(rcl_parse_redirect("1 ::1:7000", 10, NULL, &slot, host, &port), 0);
-    cr_assert_str_eq(host, "::1");
-    cr_assert_eq(rcl_parse_redirect("1 [::1]:7000", 12, NULL, &slot, host, &port), 0);
-    cr_assert_str_eq(host, "::1");
-    cr_assert_eq(rcl_parse_redirect("7 :7000", 7, "10.0.0.1", &slot, host, &port), 0);
-    cr_assert_str_eq(host, "10.0.0.1");
-    static const char *bad[] = {"", "x 1.2.3.4:5", "16384 a:1", "99999999999 a:1", "1 a", "1 a:",
-                                "1 a:0", "1 a:65536", "1 a:123456", "1 a:1x", "1 :1", "1a:1"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        cr_expect_neq(rcl_parse_redirect(bad[i], strlen(bad[i]), NULL, &slot, host, &port), 0,
-                      "accepted '%s'", bad[i]);
-}
+#include "test_redis_cluster.h"
 
 /* ---- the real cluster: routing, MOVED, ASK, sharded pub/sub, slot moves -------------------- */
 
@@ -328,17 +62,17 @@ Test(cluster, keyslot_and_routing, .init = cluster_up, .fini = cluster_down, .ti
     uv_loop_init(&loop);
     rcl *c;
     cr_assert_eq(rcl_open(&c, &loop, rc.seeds, NULL, NULL, NULL), 0);
-    cr_assert(run_until(&loop, map_ready, c, 10000), "no slot map");
+    cr_assert(tr_run_until(&loop, tr_map_ready, c, 10000), "no slot map");
     cr_assert_eq(rcl_mode(c), RCL_MODE_CLUSTER);
     static res r[300];
     for (int i = 0; i < 300; i++) {
         char k[32], v[32];
         snprintf(k, sizeof k, "route:%d", i);
         snprintf(v, sizeof v, "v%d", i);
-        cr_assert_eq(send_cmd(c, &r[i], "SET", k, v, NULL), 0);
+        cr_assert_eq(tr_send_cmd(c, &r[i], "SET", k, v, NULL), 0);
     }
     for (int i = 0; i < 300; i++) {
-        cr_assert(run_until(&loop, res_done, &r[i], 10000));
+        cr_assert(tr_run_until(&loop, tr_res_done, &r[i], 10000));
         cr_assert_eq(r[i].status, RCL_OK, "SET %d: %s", i, rcl_err_name(r[i].status));
         cr_assert_str_eq(r[i].str, "OK");
     }
@@ -370,7 +104,7 @@ Test(cluster, keyslot_and_routing, .init = cluster_up, .fini = cluster_down, .ti
     cr_assert_eq(total, 16384, "every slot has one owner in the map");
     cr_assert_eq(measured, 3, "each primary has a round-trip figure");
     cr_assert_eq(rcl_get_stats(c)->moved, 0);
-    close_all(&loop, c, NULL);
+    tr_close_all(&loop, c, NULL);
 }
 
 /* a stream of INCRs on one key, one in flight at a time */
@@ -425,7 +159,7 @@ static int flow_idle(void *a) { return !((flow *)a)->inflight; }
 static void flow_stop(flow *f, uv_loop_t *loop)
 {
     f->stop = 1;
-    cr_assert(run_until(loop, flow_idle, f, 10000));
+    cr_assert(tr_run_until(loop, flow_idle, f, 10000));
     uv_close((uv_handle_t *)&f->t, NULL);
 }
 
@@ -437,9 +171,9 @@ static int tryagain_seen(void *a) { return ((const rcl_stats *)a)->tryagain > 0;
 /* close a second client on a loop that stays in use */
 static void close_sub_client(uv_loop_t *loop, rcl *c)
 {
-    closed_flag = 0;
-    rcl_close(c, on_closed, NULL);
-    cr_assert(run_until(loop, int_true, &closed_flag, 5000));
+    tr_closed_flag = 0;
+    rcl_close(c, tr_on_closed, NULL);
+    cr_assert(tr_run_until(loop, tr_int_true, &tr_closed_flag, 5000));
 }
 
 Test(cluster, migration_moved_ask_and_sub, .init = cluster_up, .fini = cluster_down, .timeout = 120,
@@ -450,7 +184,7 @@ Test(cluster, migration_moved_ask_and_sub, .init = cluster_up, .fini = cluster_d
     uv_loop_init(&loop);
     rcl *c;
     cr_assert_eq(rcl_open(&c, &loop, rc.seeds, NULL, NULL, NULL), 0);
-    cr_assert(run_until(&loop, map_ready, c, 10000));
+    cr_assert(tr_run_until(&loop, tr_map_ready, c, 10000));
 
     /* -- MOVED and ASK while INCRs flow -- */
     char key[32];
@@ -462,18 +196,18 @@ Test(cluster, migration_moved_ask_and_sub, .init = cluster_up, .fini = cluster_d
     flow f;
     flow_start(&f, &loop, c, key);
     flow_more m = {&f, 20};
-    cr_assert(run_until(&loop, flow_reached, &m, 10000));
+    cr_assert(tr_run_until(&loop, flow_reached, &m, 10000));
     cr_assert_eq(rcluster_migrate_begin(&rc, slot, src, dst), 0);
     m.ok = f.ok + 20;
-    cr_assert(run_until(&loop, flow_reached, &m, 10000), "no progress while MIGRATING");
+    cr_assert(tr_run_until(&loop, flow_reached, &m, 10000), "no progress while MIGRATING");
     cr_assert_eq(rcluster_migrate_keys(&rc, slot, src, dst), 0);
     m.ok = f.ok + 20;
-    cr_assert(run_until(&loop, flow_reached, &m, 10000), "no progress after MIGRATE");
+    cr_assert(tr_run_until(&loop, flow_reached, &m, 10000), "no progress after MIGRATE");
     cr_assert_geq(rcl_get_stats(c)->ask, 1, "the key left: the source must have said ASK");
     cr_assert_eq(rcl_get_stats(c)->moved, 0);
     cr_assert_eq(rcluster_migrate_end(&rc, slot, dst), 0);
     m.ok = f.ok + 20;
-    cr_assert(run_until(&loop, flow_reached, &m, 10000), "no progress after SETSLOT NODE");
+    cr_assert(tr_run_until(&loop, flow_reached, &m, 10000), "no progress after SETSLOT NODE");
     cr_assert_geq(rcl_get_stats(c)->moved, 1, "the old owner must have said MOVED");
     flow_stop(&f, &loop);
     cr_assert_eq(f.fail, 0, "%d commands failed", f.fail);
@@ -503,7 +237,7 @@ Test(cluster, migration_moved_ask_and_sub, .init = cluster_up, .fini = cluster_d
     rcl_opts few = {.retry_max = 2, .timeout_ms = 5000};
     rcl *c2;
     cr_assert_eq(rcl_open(&c2, &loop, rc.seeds, &few, NULL, NULL), 0);
-    cr_assert(run_until(&loop, map_ready, c2, 10000));
+    cr_assert(tr_run_until(&loop, tr_map_ready, c2, 10000));
     cr_assert_eq(CMD(&loop, c2, &r, "MGET", ka, kb), RCL_EUNAVAIL);
     cr_assert_eq(r.sent, 0);
     cr_assert_eq(rcl_get_stats(c2)->tryagain, 3, "1 try + 2 retries");
@@ -511,14 +245,14 @@ Test(cluster, migration_moved_ask_and_sub, .init = cluster_up, .fini = cluster_d
     rcl_opts many = {.retry_max = 100, .timeout_ms = 10000, .backoff_max_ms = 50};
     rcl *c3;
     cr_assert_eq(rcl_open(&c3, &loop, rc.seeds, &many, NULL, NULL), 0);
-    cr_assert(run_until(&loop, map_ready, c3, 10000));
-    cr_assert_eq(send_cmd(c3, &r, "MGET", ka, kb, NULL), 0);
+    cr_assert(tr_run_until(&loop, tr_map_ready, c3, 10000));
+    cr_assert_eq(tr_send_cmd(c3, &r, "MGET", ka, kb, NULL), 0);
     const rcl_stats *st3 = rcl_get_stats(c3);
-    cr_assert(run_until(&loop, tryagain_seen, (void *)st3, 5000), "no TRYAGAIN seen");
+    cr_assert(tr_run_until(&loop, tryagain_seen, (void *)st3, 5000), "no TRYAGAIN seen");
     cr_assert_eq(r.calls, 0, "completed while the keys were split");
     cr_assert_eq(rcluster_migrate_keys(&rc, t_slot, t_src, t_dst), 0);
     cr_assert_eq(rcluster_migrate_end(&rc, t_slot, t_dst), 0);
-    cr_assert(run_until(&loop, res_done, &r, 10000));
+    cr_assert(tr_run_until(&loop, tr_res_done, &r, 10000));
     cr_assert_eq(r.status, RCL_OK, "MGET after the migration: %s", rcl_err_name(r.status));
     cr_assert_eq(r.type, REDIS_REPLY_ARRAY);
     close_sub_client(&loop, c2);
@@ -526,14 +260,14 @@ Test(cluster, migration_moved_ask_and_sub, .init = cluster_up, .fini = cluster_d
 
     /* -- sharded pub/sub: SSUBSCRIBE on the owner, SPUBLISH from another connection -- */
     subrec sr = {0};
-    rsub *s = rsub_open(c, on_msg, on_ev, &sr);
+    rsub *s = rsub_open(c, tr_on_msg, tr_on_ev, &sr);
     cr_assert_not_null(s);
     char ch[32];
     int ch_src;
     key_on(ch, sizeof ch, "ch:", -1, &ch_src);
     cr_assert_eq(rsub_subscribe(s, ch, strlen(ch)), 0);
-    cr_assert(run_until(&loop, sub_on, &sr, 10000), "never subscribed");
-    publish_and_see(&loop, c, &sr, ch, "hello");
+    cr_assert(tr_run_until(&loop, tr_sub_on, &sr, 10000), "never subscribed");
+    tr_publish_and_see(&loop, c, &sr, ch, "hello");
 
     /* -- the channel's slot moves away: Redis unsubscribes us, we follow -- */
     unsigned ch_slot = redis_key_slot(ch, strlen(ch));
@@ -541,14 +275,14 @@ Test(cluster, migration_moved_ask_and_sub, .init = cluster_up, .fini = cluster_d
     cr_assert_eq(rcluster_migrate_begin(&rc, ch_slot, ch_src, ch_dst), 0);
     cr_assert_eq(rcluster_migrate_keys(&rc, ch_slot, ch_src, ch_dst), 0);
     cr_assert_eq(rcluster_migrate_end(&rc, ch_slot, ch_dst), 0);
-    cr_assert(run_until(&loop, sub_back, &sr, 10000), "not resubscribed after the slot moved");
+    cr_assert(tr_run_until(&loop, tr_sub_back, &sr, 10000), "not resubscribed after the slot moved");
     cr_assert_geq(sr.lost, 1);
     cr_assert_eq(rcl_slot_owner(c, ch_slot, host, sizeof host), rc.node[ch_dst].port);
-    publish_and_see(&loop, c, &sr, ch, "after-move");
+    tr_publish_and_see(&loop, c, &sr, ch, "after-move");
     /* Redis 7.0 pushes sunsubscribe when the slot leaves: handled as a push,
      * not as a broken link (which would also resubscribe, more slowly) */
     cr_assert_eq(rsub_get_stats(s)->pushed_unsub, 1);
-    close_all(&loop, c, s);
+    tr_close_all(&loop, c, s);
 }
 
 /* ---- kill -9 of a primary -------------------------------------------------------------- */
@@ -568,23 +302,23 @@ Test(cluster, primary_kill9, .init = cluster_up, .fini = cluster_down, .timeout 
     rcl_opts o = {.timeout_ms = 1000};
     rcl *c;
     cr_assert_eq(rcl_open(&c, &loop, rc.seeds, &o, NULL, NULL), 0);
-    cr_assert(run_until(&loop, map_ready, c, 10000));
+    cr_assert(tr_run_until(&loop, tr_map_ready, c, 10000));
     char key[32], ch[32];
     int victim, chv;
     key_on(key, sizeof key, "fo:", -1, &victim);
     key_on(ch, sizeof ch, "foch:", victim, &chv);
     subrec sr = {0};
-    rsub *s = rsub_open(c, on_msg, on_ev, &sr);
+    rsub *s = rsub_open(c, tr_on_msg, tr_on_ev, &sr);
     cr_assert_eq(rsub_subscribe(s, ch, strlen(ch)), 0);
-    cr_assert(run_until(&loop, sub_on, &sr, 10000));
+    cr_assert(tr_run_until(&loop, tr_sub_on, &sr, 10000));
 
     flow f;
     flow_start(&f, &loop, c, key);
     flow_more m = {&f, 10};
-    cr_assert(run_until(&loop, flow_reached, &m, 10000));
+    cr_assert(tr_run_until(&loop, flow_reached, &m, 10000));
     rcluster_kill9(&rc, victim);
     m.ok = f.ok + 10;
-    cr_assert(run_until(&loop, failed_then_ok, &m, 30000),
+    cr_assert(tr_run_until(&loop, failed_then_ok, &m, 30000),
               "no recovery: ok %d fail %d", f.ok, f.fail);
     flow_stop(&f, &loop);
     cr_assert_eq(f.bad, 0, "an error reply leaked through");
@@ -592,12 +326,12 @@ Test(cluster, primary_kill9, .init = cluster_up, .fini = cluster_down, .timeout 
                  "failures other than unavailable/timeout");
     int now_owner = rcluster_owner(&rc, -1, redis_key_slot(key, strlen(key)));
     cr_assert_neq(now_owner, victim);
-    cr_assert(run_until(&loop, sub_back, &sr, 15000), "subscription not restored");
-    publish_and_see(&loop, c, &sr, ch, "after-failover");
+    cr_assert(tr_run_until(&loop, tr_sub_back, &sr, 15000), "subscription not restored");
+    tr_publish_and_see(&loop, c, &sr, ch, "after-failover");
     cr_log_info("failover: ok %d, failed %d (unavail %d, timeout %d), refreshes %llu",
                 f.ok, f.fail, f.fail_status[-RCL_EUNAVAIL], f.fail_status[-RCL_ETIMEOUT],
                 (unsigned long long)rcl_get_stats(c)->refreshes);
-    close_all(&loop, c, s);
+    tr_close_all(&loop, c, s);
 }
 
 /* ---- a single redis-server through the same API ------------------------------------------- */
@@ -615,7 +349,7 @@ Test(single, cluster_of_one, .timeout = 60,
     rcl_opts o = {.timeout_ms = 1000};
     rcl *c;
     cr_assert_eq(rcl_open(&c, &loop, seed, &o, NULL, NULL), 0);
-    cr_assert(run_until(&loop, map_ready, c, 10000));
+    cr_assert(tr_run_until(&loop, tr_map_ready, c, 10000));
     cr_assert_eq(rcl_mode(c), RCL_MODE_SINGLE);
     res r;
     cr_assert_eq(CMD(&loop, c, &r, "SET", "{a}x", "1"), RCL_OK);
@@ -626,32 +360,32 @@ Test(single, cluster_of_one, .timeout = 60,
     cr_assert_eq(r.type, REDIS_REPLY_ERROR, "the command's own error comes back as a reply");
 
     subrec sr = {0};
-    rsub *s = rsub_open(c, on_msg, on_ev, &sr);
+    rsub *s = rsub_open(c, tr_on_msg, tr_on_ev, &sr);
     cr_assert_eq(rsub_subscribe(s, "ttt:{7}:ch", 10), 0);
-    cr_assert(run_until(&loop, sub_on, &sr, 10000));
-    publish_and_see(&loop, c, &sr, "ttt:{7}:ch", "one");
+    cr_assert(tr_run_until(&loop, tr_sub_on, &sr, 10000));
+    tr_publish_and_see(&loop, c, &sr, "ttt:{7}:ch", "one");
 
     /* restart: unavailable while down, then back, subscription restored */
     proc_redis_stop(&pr, 1);
-    cr_assert_eq(send_cmd(c, &r, "GET", "b", NULL), 0);
-    cr_assert(run_until(&loop, res_done, &r, 10000));
+    cr_assert_eq(tr_send_cmd(c, &r, "GET", "b", NULL), 0);
+    cr_assert(tr_run_until(&loop, tr_res_done, &r, 10000));
     cr_assert(r.status == RCL_EUNAVAIL || r.status == RCL_ETIMEOUT, "got %s", rcl_err_name(r.status));
     cr_assert_eq(proc_redis_restart(&pr), 0);
-    cr_assert(run_until(&loop, sub_back, &sr, 10000), "not resubscribed after restart");
-    publish_and_see(&loop, c, &sr, "ttt:{7}:ch", "two");
+    cr_assert(tr_run_until(&loop, tr_sub_back, &sr, 10000), "not resubscribed after restart");
+    tr_publish_and_see(&loop, c, &sr, "ttt:{7}:ch", "two");
 
     /* close with commands outstanding: each completes once, with ECLOSED */
     static res many[100];
     for (int i = 0; i < 100; i++)
-        cr_assert_eq(send_cmd(c, &many[i], "INCR", "n", NULL), 0);
+        cr_assert_eq(tr_send_cmd(c, &many[i], "INCR", "n", NULL), 0);
     rsub_close(s);
-    closed_flag = 0;
-    rcl_close(c, on_closed, NULL);
+    tr_closed_flag = 0;
+    rcl_close(c, tr_on_closed, NULL);
     for (int i = 0; i < 100; i++) {
         cr_assert_eq(many[i].calls, 1, "command %d completed %d times", i, many[i].calls);
         cr_assert_eq(many[i].status, RCL_ECLOSED);
     }
-    cr_assert(run_until(&loop, int_true, &closed_flag, 5000));
+    cr_assert(tr_run_until(&loop, tr_int_true, &tr_closed_flag, 5000));
     uv_run(&loop, UV_RUN_DEFAULT);
     cr_assert_eq(uv_loop_close(&loop), 0);
     for (int i = 0; i < 100; i++)
@@ -732,20 +466,20 @@ static void junk_case(const char *junk, size_t len)
     rcl_opts o = {.timeout_ms = 700};
     rcl *c;
     cr_assert_eq(rcl_open(&c, &loop, seed, &o, NULL, NULL), 0);
-    rsub *s = rsub_open(c, on_msg, on_ev, &(subrec){0});
+    rsub *s = rsub_open(c, tr_on_msg, tr_on_ev, &(subrec){0});
     rsub_subscribe(s, "x", 1);
     static res r[20];
     for (int i = 0; i < 20; i++)
-        cr_assert_eq(send_cmd(c, &r[i], "GET", i % 2 ? "a" : "b", NULL), 0);
+        cr_assert_eq(tr_send_cmd(c, &r[i], "GET", i % 2 ? "a" : "b", NULL), 0);
     for (int i = 0; i < 20; i++) {
-        cr_assert(run_until(&loop, res_done, &r[i], 5000), "command %d never completed", i);
+        cr_assert(tr_run_until(&loop, tr_res_done, &r[i], 5000), "command %d never completed", i);
         cr_assert_eq(r[i].calls, 1);
         cr_assert(r[i].status == RCL_EUNAVAIL || r[i].status == RCL_ETIMEOUT,
                   "junk gave %s", rcl_err_name(r[i].status));
     }
     cr_assert_gt(j.conns, 0, "the client never connected to the junk node");
     uv_close((uv_handle_t *)&j.srv, NULL);
-    close_all(&loop, c, s);
+    tr_close_all(&loop, c, s);
 }
 
 Test(hostile, garbage_node, .timeout = 60,
@@ -793,9 +527,9 @@ Test(hostile, frozen_node, .timeout = 60,
     kill(pr.pid, SIGSTOP);
     static res many[10];
     for (int i = 0; i < 10; i++)
-        cr_assert_eq(send_cmd(c, &many[i], "GET", "k", NULL), 0);
+        cr_assert_eq(tr_send_cmd(c, &many[i], "GET", "k", NULL), 0);
     countdown d = {many, 10};
-    cr_assert(run_until(&loop, all_done, &d, 5000));
+    cr_assert(tr_run_until(&loop, all_done, &d, 5000));
     for (int i = 0; i < 10; i++) {
         cr_assert_eq(many[i].calls, 1);
         cr_assert(many[i].status == RCL_ETIMEOUT || many[i].status == RCL_EUNAVAIL,
@@ -810,7 +544,7 @@ Test(hostile, frozen_node, .timeout = 60,
         ok = r.status == RCL_OK && strcmp(r.str, "v") == 0;
     }
     cr_assert(ok, "no service after SIGCONT");
-    close_all(&loop, c, NULL);
+    tr_close_all(&loop, c, NULL);
     proc_redis_stop(&pr, 0);
 }
 
@@ -827,7 +561,7 @@ Test(hostile, refused_seed, .timeout = 30,
     res r;
     cr_assert_eq(CMD(&loop, c, &r, "GET", "k"), RCL_EUNAVAIL);
     cr_assert_eq(r.sent, 0, "a refused command was never sent");
-    close_all(&loop, c, NULL);
+    tr_close_all(&loop, c, NULL);
     uv_loop_init(&loop);
     cr_assert_eq(rcl_open(&c, &loop, "nohostport", NULL, NULL, NULL), RCL_EINVAL);
     cr_assert_eq(rcl_open(&c, &loop, "a:0", NULL, NULL, NULL), RCL_EINVAL);
@@ -862,11 +596,11 @@ Test(single, auth, .timeout = 60,
     cr_assert_eq(CMD(&loop, c, &r, "SET", "k", "v"), RCL_OK);
     cr_assert_str_eq(r.str, "OK");
     subrec sr = {0};
-    rsub *s = rsub_open(c, on_msg, on_ev, &sr);
+    rsub *s = rsub_open(c, tr_on_msg, tr_on_ev, &sr);
     cr_assert_eq(rsub_subscribe(s, "chan", 4), 0);
-    cr_assert(run_until(&loop, sub_on, &sr, 10000), "subscriber connection did not AUTH");
-    publish_and_see(&loop, c, &sr, "chan", "p");
-    close_all(&loop, c, s);
+    cr_assert(tr_run_until(&loop, tr_sub_on, &sr, 10000), "subscriber connection did not AUTH");
+    tr_publish_and_see(&loop, c, &sr, "chan", "p");
+    tr_close_all(&loop, c, s);
 
     const char *pw[2] = {NULL, "wrong"};
     for (int i = 0; i < 2; i++) {
@@ -877,7 +611,7 @@ Test(single, auth, .timeout = 60,
         cr_assert_eq(r.sent, 0);
         if (pw[i])
             cr_assert_geq(rcl_get_stats(c)->auth_fail, 1);
-        close_all(&loop, c, NULL);
+        tr_close_all(&loop, c, NULL);
     }
     proc_redis_stop(&pr, 0);
 }
