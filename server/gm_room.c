@@ -258,7 +258,7 @@ void gm_room_release(gm *g, gm_room *r)
         store_unsubscribe(g->st, r->id);
     HASH_DEL(g->rooms, r);
     g->stats.rooms--;
-    free(r->rec);
+    store_packed_free(&r->rec);
     free(r);
 }
 
@@ -301,34 +301,20 @@ int gm_room_rec(const gm_room *r, store_game *out)
 {
     if (!r->have_rec)
         return -1;
-    if (store_unpack(r->rec, r->rec_len, out) == 0)
+    if (store_packed_get(&r->rec, out) == 0)
         return 0;
     log_error("game %" PRId64 ": the room's record does not unpack", r->id);
     return -1;
 }
 
-/* Room for the moves' times a game still adds, so a move does not
- * reallocate. */
-#define REC_SLACK 48
-
 /* Keep rec as the room's newest. Out of memory, the room forgets what it
  * had: its next op loads the record from the store. */
 static void room_keep(gm_room *r, const store_game *rec)
 {
-    uint8_t buf[STORE_PACK_MAX];
-    size_t n = store_pack(rec, buf);
-    if (n > r->rec_cap) {
-        size_t cap = n + REC_SLACK < STORE_PACK_MAX ? n + REC_SLACK : STORE_PACK_MAX;
-        uint8_t *p = realloc(r->rec, cap);
-        if (!p) {
-            r->have_rec = 0;
-            return;
-        }
-        r->rec = p;
-        r->rec_cap = (uint16_t)cap;
+    if (store_packed_set(&r->rec, rec) != 0) {
+        r->have_rec = 0;
+        return;
     }
-    memcpy(r->rec, buf, n);
-    r->rec_len = (uint16_t)n;
     r->rec_version = rec->version;
     r->rec_status = rec->st.status;
     r->have_rec = 1;
@@ -421,7 +407,7 @@ void gm_rooms_free(gm *g)
             free(m);
         }
         HASH_DEL(g->rooms, r);
-        free(r->rec);
+        store_packed_free(&r->rec);
         free(r);
     }
 }

@@ -39,13 +39,12 @@ struct gm_room {
     uint8_t sub;                 /* GM_SUB_* */
     uint8_t have_rec;
     uint8_t gone;                /* the store lost the game: no goodbyes to save */
-    /* The newest record seen, packed (store_pack): a room per waiting game
+    /* The newest record seen, packed (store_packed): a room per waiting game
      * is most of what an idle player costs, and a store_game is 660 bytes
      * where a waiting game packs to about 250. gm_room_rec() unpacks it. */
     uint8_t rec_status;          /* its game_status, read without unpacking */
-    uint16_t rec_len, rec_cap;
     uint64_t rec_version;
-    uint8_t *rec;
+    store_packed rec;
     UT_hash_handle hh;
 };
 

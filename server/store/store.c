@@ -1,10 +1,11 @@
 /* store.c -- picks a store backend and dispatches to it (see store.h), the
  * way ae.c includes one of ae_epoll.c / ae_select.c, and keeps the one piece
  * both backends need alike: the ring of answers owed while out of memory,
- * and packed records for the caches that hold many (store_pack). */
+ * and packed records for the caches that hold many (store_packed). */
 #include "store.h"
 #include "store_codec.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const char *store_err_name(int err)
@@ -132,12 +133,33 @@ void store_owed_flush(store_owed *o, int status)
 
 _Static_assert(REC_MAX <= STORE_PACK_MAX, "a packed record fits STORE_PACK_MAX");
 
-size_t store_pack(const store_game *g, uint8_t out[STORE_PACK_MAX])
+/* room for nine more 4-byte move times and then some */
+#define PACK_SLACK 48
+
+int store_packed_set(store_packed *b, const store_game *g)
 {
-    return rec_encode(g, g->id, g->version, g->kind, out);
+    uint8_t buf[STORE_PACK_MAX];
+    size_t n = rec_encode(g, g->id, g->version, g->kind, buf);
+    if (n > b->cap) {
+        size_t cap = n + PACK_SLACK < STORE_PACK_MAX ? n + PACK_SLACK : STORE_PACK_MAX;
+        uint8_t *p = realloc(b->p, cap);
+        if (!p)
+            return -1;
+        b->p = p;
+        b->cap = (uint16_t)cap;
+    }
+    memcpy(b->p, buf, n);
+    b->len = (uint16_t)n;
+    return 0;
 }
 
-int store_unpack(const uint8_t *p, size_t n, store_game *g)
+int store_packed_get(const store_packed *b, store_game *g)
 {
-    return rec_decode(p, n, g);
+    return b->p && rec_decode(b->p, b->len, g) == 0 ? 0 : -1;
+}
+
+void store_packed_free(store_packed *b)
+{
+    free(b->p);
+    *b = (store_packed){0};
 }

@@ -164,14 +164,20 @@ static inline int store_creator_present(const store_game *g)
 /* A record packed small, for what keeps many of them (the memory backend's
  * games, the manager's room caches): the store's own record format
  * (store_codec.c), a few hundred bytes for a waiting game where a store_game
- * is about 660 (its names are fixed arrays). Unpacking gives back every field
- * store_pack() was given. */
+ * is about 660 (its names are fixed arrays). Getting it back gives every
+ * field that was set. */
 #define STORE_PACK_MAX 640
-/* g into out; returns the length (never more than STORE_PACK_MAX). */
-size_t store_pack(const store_game *g, uint8_t out[STORE_PACK_MAX]);
-/* n bytes written by store_pack() back into g: 0, or -1 when they are not
- * one such record. */
-int store_unpack(const uint8_t *p, size_t n, store_game *g);
+typedef struct store_packed {
+    uint8_t *p;                  /* malloc'd, NULL until the first set */
+    uint16_t len, cap;
+} store_packed;
+/* Keep g packed in b (zeroed to start), with room for the moves a game
+ * still adds so that a move does not reallocate: 0, or -1 out of memory
+ * with b unchanged. */
+int store_packed_set(store_packed *b, const store_game *g);
+/* b's record into g: 0, or -1 when b holds none (or not one it packed). */
+int store_packed_get(const store_packed *b, store_game *g);
+void store_packed_free(store_packed *b);
 
 /* Create g as a new game: the store assigns g->id (100, 101, ... across all
  * processes; never reused), sets version 1, and lists it as open when

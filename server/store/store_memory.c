@@ -32,12 +32,11 @@ typedef struct mem_game {
     int64_t id;
     uint64_t version;            /* the record's, for the compare of a save */
     int64_t created_ms;
-    /* The record packed (store_pack): about 250 bytes for a waiting game,
+    /* The record packed (store_packed): about 250 bytes for a waiting game,
      * where a store_game is 660; idle memory is what one process can hold.
      * Unpacked for each load, repacked for each save (well under a
      * microsecond each). */
-    uint8_t *rec;
-    uint16_t rec_len, rec_cap;
+    store_packed rec;
     int64_t idx_deadline;        /* the deadline index' score, 0 if not indexed */
     int64_t expire_at;           /* ms, 0 = keep */
     int listed;                  /* on open_list (1) or quick queue (2), 0 neither */
@@ -341,29 +340,15 @@ static void game_free(mem_store *m, mem_game *mg)
 {
     unlist(m, mg);
     HASH_DEL(m->games, mg);
-    free(mg->rec);
+    store_packed_free(&mg->rec);
     free(mg);
 }
-
-/* Room for the moves' times a game still adds, so that a move does not
- * reallocate: nine 4-byte times and then some. */
-#define REC_SLACK 48
 
 /* Keep g as mg's record: -1 when out of memory, and mg unchanged. */
 static int game_put(mem_game *mg, const store_game *g)
 {
-    uint8_t buf[STORE_PACK_MAX];
-    size_t n = store_pack(g, buf);
-    if (n > mg->rec_cap) {
-        size_t cap = n + REC_SLACK < STORE_PACK_MAX ? n + REC_SLACK : STORE_PACK_MAX;
-        uint8_t *p = realloc(mg->rec, cap);
-        if (!p)
-            return -1;
-        mg->rec = p;
-        mg->rec_cap = (uint16_t)cap;
-    }
-    memcpy(mg->rec, buf, n);
-    mg->rec_len = (uint16_t)n;
+    if (store_packed_set(&mg->rec, g) != 0)
+        return -1;
     mg->version = g->version;
     mg->created_ms = g->created_ms;
     return 0;
@@ -373,7 +358,7 @@ static int game_put(mem_game *mg, const store_game *g)
  * it unpacks; a failure is a bug of ours, reported as a missing game. */
 static int game_get(const mem_game *mg, store_game *g)
 {
-    if (store_unpack(mg->rec, mg->rec_len, g) == 0)
+    if (store_packed_get(&mg->rec, g) == 0)
         return 0;
     log_error("memory store: game %" PRId64 " does not unpack", mg->id);
     return -1;
@@ -413,7 +398,7 @@ static mem_game *game_insert(mem_store *m, const store_game *g, uint8_t kind, st
     mem_hash_oom = 0;
     HASH_ADD(hh, m->games, id, sizeof(mg->id), mg);
     if (mem_hash_oom) {
-        free(mg->rec);
+        store_packed_free(&mg->rec);
         free(mg);
         return NULL;   /* the id is not consumed: ids stay consecutive */
     }
