@@ -10,7 +10,8 @@
 #               beside the server, memory / Redis / nginx; build/bench/bench.json
 #               (BENCH_ARGS="--profile" adds perf record's top symbols)
 #   make cluster  redis-server + 2 ttt-server processes + nginx, on one machine
-#                 (make cluster-down stops them; CLUSTER_ARGS="-n 3 --port 9000")
+#                 (make cluster-down stops them; CLUSTER_ARGS="-n 3 --port 9000";
+#                 REDIS_CLUSTER=3: a Redis Cluster of 3 primaries + 3 replicas)
 #
 # Pass server options with ARGS, e.g. make run ARGS="--redis redis://127.0.0.1:6379".
 
@@ -97,7 +98,8 @@ bench: bench-deps
 
 CLUSTER_ARGS ?=
 cluster: build cluster-deps
-	@deploy/cluster.sh up --server $(BUILD)/ttt-server --dir $(BUILD)/cluster $(CLUSTER_ARGS)
+	@deploy/cluster.sh up --server $(BUILD)/ttt-server --dir $(BUILD)/cluster \
+	    $(if $(REDIS_CLUSTER),--redis-cluster $(REDIS_CLUSTER)) $(CLUSTER_ARGS)
 
 cluster-down:
 	@deploy/cluster.sh down --dir $(BUILD)/cluster

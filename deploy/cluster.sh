@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # cluster.sh -- a whole deployment on one machine, without root: one
-# redis-server, N ttt-server processes sharing it, and nginx in front, all
-# in one run directory, started and stopped by PID.
+# redis-server (or a Redis Cluster), N ttt-server processes sharing it, and
+# nginx in front, all in one run directory, started and stopped by PID.
 #
 #   deploy/cluster.sh up      [-n N] [--port P] [--dir DIR] [--host ADDR]
 #                             [--server PATH] [--web DIR] [--server-args "..."]
+#                             [--redis-cluster M]
 #   deploy/cluster.sh status  [--dir DIR]
 #   deploy/cluster.sh restart [--dir DIR]   rolling: one ttt-server at a time
 #   deploy/cluster.sh down    [--dir DIR]
@@ -21,19 +22,26 @@
 # starts it again on the same port and waits until it answers /healthz
 # before it moves on to the next one. A process that died (kill -9) is
 # simply started again.
+#
+# --redis-cluster M: instead of one redis-server, a Redis Cluster of M
+# primaries with one replica each (2M redis-server processes with
+# cluster-enabled, joined by redis-cli --cluster create); the ttt-servers get
+# every primary as a seed (redis://h1:p1,h2:p2,...). A node's cluster bus is
+# its port + 10000, so node ports stay at or below 55535.
 set -Eeuo pipefail   # -E: the ERR trap of `up` also fires inside functions
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 
 REDIS_SERVER=${REDIS_SERVER:-$(command -v redis-server || echo /usr/bin/redis-server)}
+REDIS_CLI=${REDIS_CLI:-$(command -v redis-cli || echo /usr/bin/redis-cli)}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 
 die() { echo "cluster: $*" >&2; exit 1; }
 say() { echo "cluster: $*"; }
 
 usage() {
-    sed -n '6,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '6,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit "${1:-2}"
 }
 
@@ -55,6 +63,7 @@ host=
 server=$root/build/ttt-server
 web=$root/web
 server_args=
+rcluster=0
 while [ $# -gt 0 ]; do
     case "$1" in
         -n) n=${2:?}; shift 2 ;;
@@ -64,11 +73,14 @@ while [ $# -gt 0 ]; do
         --server) server=${2:?}; shift 2 ;;
         --web) web=${2:?}; shift 2 ;;
         --server-args) server_args=${2?}; shift 2 ;;
+        --redis-cluster) rcluster=${2:?}; shift 2 ;;
         -h|--help) usage 0 ;;
         *) die "unknown option '$1'" ;;
     esac
 done
 [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "-n wants a positive number"
+[[ "$rcluster" =~ ^[0-9]+$ ]] && [ "$rcluster" -ne 1 ] && [ "$rcluster" -le 16 ] ||
+    die "--redis-cluster wants 0 (one redis-server) or 2..16 primaries (3 is the usual)"
 [[ "$port" =~ ^[0-9]+$ ]] && [ "$port" -le 65535 ] || die "--port wants a port number"
 if [ "$cmd" = up ]; then
     mkdir -p "$dir"
@@ -249,13 +261,70 @@ url() {
     echo "http://$h:$PORT/"
 }
 
+# A free port p <= 55535 whose cluster bus port p + 10000 is free too.
+free_cluster_port() {
+    local p i
+    for i in $(seq 1 200); do
+        p=$(free_port)
+        [ "$p" -le 55535 ] && ! port_open $((p + 10000)) && { echo "$p"; return 0; }
+    done
+    die "no free port pair for a cluster node"
+}
+
+# The Redis Cluster of --redis-cluster: 2 * RCLUSTER nodes (pid files
+# redis-<i>.pid), created with one replica per primary; waits for
+# cluster_state:ok on every node.
+start_redis_cluster() {
+    local i p hosts="" seeds="" k ok try
+    [ -x "$REDIS_CLI" ] || die "no redis-cli (apt-get install redis-tools)"
+    for i in $(seq 1 $((RCLUSTER * 2))); do
+        # a port (or its bus port) taken between our look and the bind: another one
+        for try in 1 2 3 4 5; do
+            p=$(free_cluster_port)
+            echo "$p" >"$dir/redis-$i.port"
+            rm -rf "$dir/redis-$i"
+            mkdir -p "$dir/redis-$i"
+            "$REDIS_SERVER" "$here/redis.conf" --port "$p" --bind 127.0.0.1 \
+                --cluster-enabled yes --cluster-config-file "$dir/redis-$i/nodes.conf" \
+                --cluster-node-timeout 5000 \
+                --dir "$dir/redis-$i" --pidfile "$dir/redis-$i.pid" --logfile "$dir/redis-$i.log" \
+                --daemonize yes --supervised no >/dev/null || true
+            for k in $(seq 1 100); do
+                alive "$(pid_of "redis-$i")" && port_open "$p" && break
+                sleep 0.05
+            done
+            port_open "$p" && break
+        done
+        port_open "$p" || { tail_log "$dir/redis-$i.log"; false; }
+        hosts="$hosts 127.0.0.1:$p"
+        [ "$i" -le "$RCLUSTER" ] && seeds="$seeds${seeds:+,}127.0.0.1:$p"
+    done
+    # shellcheck disable=SC2086
+    "$REDIS_CLI" --cluster create $hosts --cluster-replicas 1 --cluster-yes \
+        >"$dir/redis-create.log" 2>&1 || { tail_log "$dir/redis-create.log"; false; }
+    for k in $(seq 1 300); do
+        ok=1
+        for i in $(seq 1 $((RCLUSTER * 2))); do
+            "$REDIS_CLI" -p "$(cat "$dir/redis-$i.port")" cluster info 2>/dev/null |
+                grep -q 'cluster_state:ok' || { ok=0; break; }
+        done
+        [ "$ok" = 1 ] && break
+        sleep 0.1
+    done
+    [ "$ok" = 1 ] || die "the Redis Cluster did not reach cluster_state:ok"
+    # the first RCLUSTER nodes are the primaries redis-cli made
+    sed -i "s#^REDIS_URL=.*#REDIS_URL=redis://$seeds#" "$state"
+    load_state
+}
+
 # ---- commands --------------------------------------------------------------------
 
 cmd_up() {
     local k p
     if [ -f "$state" ]; then
         load_state
-        if alive "$(pid_of redis)" && alive "$(cat "$dir/nginx/nginx.pid" 2>/dev/null)"; then
+        if { alive "$(pid_of redis)" || alive "$(pid_of redis-1)"; } &&
+           alive "$(cat "$dir/nginx/nginx.pid" 2>/dev/null)"; then
             say "already up in $dir"
             url
             return 0
@@ -282,11 +351,15 @@ REDIS_URL=redis://127.0.0.1:$redis_port
 SERVER='$server'
 WEB='$web'
 SERVER_ARGS='$server_args'
+RCLUSTER=$rcluster
 EOF
     load_state
     # from here on, a failure takes down what was started
     trap 'echo "cluster: up failed; stopping what was started" >&2; cmd_down >/dev/null 2>&1 || true' ERR
 
+    if [ "$RCLUSTER" -gt 0 ]; then
+        start_redis_cluster
+    else
     mkdir -p "$dir/redis"
     "$REDIS_SERVER" "$here/redis.conf" --port "$REDIS_PORT" --bind 127.0.0.1 \
         --dir "$dir/redis" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
@@ -299,6 +372,7 @@ EOF
     if ! port_open "$REDIS_PORT"; then
         tail_log "$dir/redis.log"
         false
+    fi
     fi
 
     for k in $(seq 1 "$N"); do
@@ -326,7 +400,9 @@ EOF
     fi
     trap - ERR
 
-    say "redis on 127.0.0.1:$REDIS_PORT, $N ttt-server on $(for k in $(seq 1 "$N"); do printf '%s ' "$(cat "$dir/server-$k.port")"; done)behind nginx on port $PORT (run dir $dir)"
+    local where="redis on 127.0.0.1:$REDIS_PORT"
+    [ "$RCLUSTER" -gt 0 ] && where="a Redis Cluster of $RCLUSTER primaries + $RCLUSTER replicas (${REDIS_URL#redis://})"
+    say "$where, $N ttt-server on $(for k in $(seq 1 "$N"); do printf '%s ' "$(cat "$dir/server-$k.port")"; done)behind nginx on port $PORT (run dir $dir)"
     say "ttt-match: ws://${HOST:-localhost}:$PORT/ws; stop: $0 down --dir $dir"
     echo "open $(url)"
 }
@@ -334,11 +410,23 @@ EOF
 cmd_status() {
     local k pid p ok=0 h
     load_state
+    if [ "${RCLUSTER:-0}" -gt 0 ]; then
+        for k in $(seq 1 $((RCLUSTER * 2))); do
+            pid=$(pid_of "redis-$k")
+            p=$(cat "$dir/redis-$k.port" 2>/dev/null || echo '?')
+            if alive "$pid"; then
+                echo "redis-$k   pid $pid  port $p  up ($("$REDIS_CLI" -p "$p" role 2>/dev/null | head -n 1))"
+            else
+                echo "redis-$k   port $p  down"; ok=1
+            fi
+        done
+    else
     pid=$(pid_of redis)
     if alive "$pid"; then
         echo "redis     pid $pid  port $REDIS_PORT  up"
     else
         echo "redis     down"; ok=1
+    fi
     fi
     for k in $(seq 1 "$N"); do
         pid=$(pid_of "server-$k")
@@ -395,6 +483,9 @@ cmd_down() {
         stop "$dir/server-$k.pid"
     done
     stop "$dir/redis.pid"
+    for k in $(seq 1 $((${RCLUSTER:-0} * 2))); do
+        stop "$dir/redis-$k.pid"
+    done
     rm -f "$state"
     say "stopped (logs and data stay in $dir)"
 }

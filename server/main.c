@@ -76,6 +76,7 @@ static void metrics_take(void *ud, metrics_snapshot *m)
     };
     if (a->srv)
         m->net = *srv_get_stats(a->srv);
+    store_get_stats(a->st, &m->store);
     gm_get_stats(a->gm, &m->gm);
 }
 
@@ -92,8 +93,12 @@ static void usage(FILE *f)
         "  --web DIR                browser client directory (default: the source tree's\n"
         "                           web/, else %s)\n"
         "  --redis URL              keep games in Redis, shared with other processes:\n"
-        "                           redis://[:password@]host:port[/db] or unix:/path\n"
+        "                           redis://[:password@]host:port[/db] or unix:/path;\n"
+        "                           a Redis Cluster: redis://h1:p1,h2:p2 (any nodes)\n"
         "                           (default: $TTT_REDIS_URL, else in memory)\n"
+        "  --redis-wait N[:MS]      after each save, WAIT for N replicas (at most MS ms,\n"
+        "                           default 500) before players are told, so a primary's\n"
+        "                           failover loses no accepted move (default: 0, off)\n"
         "  --redis-prefix NAME      namespace of every Redis key and channel, so that\n"
         "                           deployments sharing one Redis stay apart; 1-32 of\n"
         "                           A-Z a-z 0-9 _ . - (default: $TTT_REDIS_PREFIX, else ttt)\n"
@@ -245,7 +250,7 @@ static void on_signal(uv_signal_t *h, int signum)
 int main(int argc, char **argv)
 {
     enum { O_PORT = 1, O_HOST, O_WEB, O_REDIS, O_REDIS_PREFIX, O_INSTANCE, O_ABANDON, O_WAIT, O_RATE,
-           O_PING, O_PING_TIMEOUT, O_MAXCONN, O_LOG, O_HELP, O_VERSION,
+           O_PING, O_PING_TIMEOUT, O_MAXCONN, O_LOG, O_HELP, O_VERSION, O_REDIS_WAIT,
            O_MAXCONN_IP, O_IP_RATE, O_MAX_WATCH, O_MAX_WAITING, O_MAX_WAITING_IP,
            O_TRUSTED_PROXY, O_ALLOWED_ORIGIN };
     static const struct option longopts[] = {
@@ -254,6 +259,7 @@ int main(int argc, char **argv)
         {"web", required_argument, NULL, O_WEB},
         {"redis", required_argument, NULL, O_REDIS},
         {"redis-prefix", required_argument, NULL, O_REDIS_PREFIX},
+        {"redis-wait", required_argument, NULL, O_REDIS_WAIT},
         {"instance", required_argument, NULL, O_INSTANCE},
         {"abandon-timeout", required_argument, NULL, O_ABANDON},
         {"wait-timeout", required_argument, NULL, O_WAIT},
@@ -278,6 +284,7 @@ int main(int argc, char **argv)
     const char *host = NULL, *web = NULL, *instance = NULL;
     const char *redis = getenv("TTT_REDIS_URL");
     const char *redis_prefix = getenv("TTT_REDIS_PREFIX");
+    long redis_wait = 0, redis_wait_ms = 500;
     int64_t abandon_ms = 60000, wait_ms = 600000, ping_ms = 25000, ping_timeout_ms = 75000;
     /* abuse limits: defaults for a public site (docs/deploy.md, "Limits") */
     long maxconn_ip = 100, ip_rate = 1000, max_watch = 100, max_waiting = 5, max_waiting_ip = 20;
@@ -295,6 +302,16 @@ int main(int argc, char **argv)
         case O_WEB: web = optarg; break;
         case O_REDIS: redis = optarg; break;
         case O_REDIS_PREFIX: redis_prefix = optarg; break;
+        case O_REDIS_WAIT: {
+            char num[16];
+            const char *ms = strchr(optarg, ':');
+            size_t nl = ms ? (size_t)(ms - optarg) : strlen(optarg);
+            snprintf(num, sizeof num, "%.*s", (int)(nl < 15 ? nl : 15), optarg);
+            if (nl >= 15 || parse_int("--redis-wait", num, 0, 16, &redis_wait) ||
+                (ms && parse_int("--redis-wait (ms)", ms + 1, 1, 60000, &redis_wait_ms)))
+                return 2;
+            break;
+        }
         case O_INSTANCE: instance = optarg; break;
         case O_ABANDON:
             if (parse_seconds("--abandon-timeout", optarg, &abandon_ms)) return 2;
@@ -406,7 +423,9 @@ int main(int argc, char **argv)
     store_options sopt = {.redis_url = (redis && *redis) ? redis : NULL,
                           .instance_name = a.instance,
                           .finished_ttl_ms = 24LL * 3600 * 1000,
-                          .redis_prefix = redis_prefix};
+                          .redis_prefix = redis_prefix,
+                          .redis_wait = (int)redis_wait,
+                          .redis_wait_ms = (int)redis_wait_ms};
     char err[256] = "";
     a.st = a.gm ? store_open(&a.loop, &sopt, &ev, err, sizeof err) : NULL;
     if (!a.st) {

@@ -122,6 +122,33 @@ char *metrics_render(const metrics_snapshot *m, size_t *len)
     put(&o, "# HELP ttt_store_latency_ms Recent store round trip (moving average).\n"
             "# TYPE ttt_store_latency_ms gauge\nttt_store_latency_ms %.3f\n",
         m->store_latency_ms);
+    const store_stats *st = &m->store;
+    put(&o, "# HELP ttt_store_cluster 1 on Redis Cluster, 0 on one Redis or memory.\n"
+            "# TYPE ttt_store_cluster gauge\nttt_store_cluster %d\n", st->cluster);
+    put(&o, "# HELP ttt_store_redirects_total Commands redirected by Redis Cluster.\n"
+            "# TYPE ttt_store_redirects_total counter\n"
+            "ttt_store_redirects_total{kind=\"moved\"} %llu\n"
+            "ttt_store_redirects_total{kind=\"ask\"} %llu\n"
+            "ttt_store_redirects_total{kind=\"tryagain\"} %llu\n",
+        (unsigned long long)st->moved, (unsigned long long)st->ask,
+        (unsigned long long)st->tryagain);
+    metric(&o, "store_map_refreshes_total", "counter", "Slot maps loaded from Redis.",
+           (unsigned long long)st->refreshes);
+    metric(&o, "store_timeouts_total", "counter", "Redis commands without a reply in time.",
+           (unsigned long long)st->timeouts);
+    metric(&o, "store_index_failures_total", "counter",
+           "Index updates that failed after a save (the sweep repairs them).",
+           (unsigned long long)st->index_fail);
+    metric(&o, "store_index_swept_total", "counter", "Index entries the sweep put back.",
+           (unsigned long long)st->swept);
+    if (st->nnodes) {
+        put(&o, "# HELP ttt_store_node_rtt_ms Round trip to each Redis node (moving average).\n"
+                "# TYPE ttt_store_node_rtt_ms gauge\n");
+        for (size_t i = 0; i < st->nnodes && i < STORE_NODES_MAX; i++)
+            put(&o, "ttt_store_node_rtt_ms{node=\"%.64s\",up=\"%d\",slots=\"%u\"} %.3f\n",
+                st->node[i].addr, st->node[i].up, st->node[i].slots,
+                st->node[i].rtt_us / 1000.0);
+    }
     if (o.failed) {
         free(o.buf);
         return NULL;

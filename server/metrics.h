@@ -18,6 +18,7 @@ typedef struct metrics_snapshot {
     int store_up;
     uint64_t store_lost;         /* times the store lost its data */
     double store_latency_ms;
+    store_stats store;           /* Redis: mode, redirects, per-node round trips */
     srv_stats net;               /* the network layer's counters */
     gm_stats gm;                 /* the manager's */
     uint64_t http_requests;      /* counted by http.c */

@@ -20,7 +20,7 @@
 #endif
 
 #define WAIT_MS 10000
-#define MAX_N 40            /* more allocations than any one operation makes */
+#define MAX_N 80            /* more allocations than any one operation makes (a list fans out) */
 
 enum { T_CREATE, T_LOAD, T_SAVE, T_QUICK, T_LIST, T_CLAIM, T_RESET, T_SUB, T_COUNT };
 static const char *const op_name[T_COUNT] = {"create", "load", "save", "quick",

@@ -99,9 +99,12 @@ Test(redis, restart_outage, .description = "redis-server restarts: EUNAVAIL and 
     after.updated_ms = 99;
     res s = do_save(a, &after);
     cr_assert_eq(s.status, STORE_OK, "save after restart: %s", store_err_name(s.status));
-    RUN_UNTIL(b->published >= 1, WAIT_MS);
-    cr_assert_eq(b->published, 1);
+    /* the restored subscription also re-published the record as it was
+     * (store.h: a version may arrive more than once); then the save's */
+    RUN_UNTIL(b->last_pub.updated_ms == 99, WAIT_MS);
+    cr_assert(b->published >= 1);
     cr_assert_eq(b->last_pub.updated_ms, 99);
+    int pub_before = b->published;
 
     /* the script cache flushed behind the stores' back: EVALSHA gets NOSCRIPT */
     redis_cli("SCRIPT", "FLUSH");
@@ -113,7 +116,7 @@ Test(redis, restart_outage, .description = "redis-server restarts: EUNAVAIL and 
     redis_cli("SCRIPT", "FLUSH");
     int64_t id2 = create_ok(b, &g);
     cr_assert_eq(id2, id + 1, "ids after the restart: %lld", (long long)id2);
-    RUN_UNTIL(b->published >= 2, WAIT_MS);
+    RUN_UNTIL(b->published > pub_before, WAIT_MS);
     cr_assert_eq(b->last_pub.version, 3);
     teardown();
 }

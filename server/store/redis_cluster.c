@@ -31,6 +31,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -339,10 +340,38 @@ static void auth_reply(rlink *l, redisReply *r, void *priv)
     }
 }
 
+/* SELECT refused: a db was asked of a cluster node (or a db out of range) */
+static void select_reply(rlink *l, redisReply *r, void *priv)
+{
+    (void)priv;
+    if (r && r->type == REDIS_REPLY_ERROR)
+        rlink_fail(l, "SELECT refused");
+}
+
+/* SELECT <db> queued on a new link: 0, or -1 (the link is closed) */
+static int link_select(rcl *c, rlink *l)
+{
+    char db[16], *cmd = NULL;
+    snprintf(db, sizeof db, "%d", c->o.db);
+    const char *argv[2] = {"SELECT", db};
+    size_t len[2] = {6, strlen(db)};
+    int n = redisFormatCommandArgv(&cmd, 2, argv, len);
+    if (n < 0 || !cmd || rlink_send(l, cmd, (size_t)n, select_reply, c) != 0) {
+        if (cmd)
+            redisFreeCommand(cmd);
+        rlink_close(l);
+        return -1;
+    }
+    redisFreeCommand(cmd);
+    return 0;
+}
+
 rlink *rcl_link_open(rcl *c, const char *host, int port, rlink_push_fn *push,
                      rlink_down_fn *down, void *ud)
 {
     rlink *l = rlink_open(c->loop, host, port, push, down, ud);
+    if (l && !c->password && c->o.db > 0)
+        return link_select(c, l) == 0 ? l : NULL;
     if (!l || !c->password)
         return l;
     const char *argv[3] = {"AUTH", c->user ? c->user : c->password, c->password};
@@ -356,6 +385,8 @@ rlink *rcl_link_open(rcl *c, const char *host, int port, rlink_push_fn *push,
         return NULL;
     }
     redisFreeCommand(cmd);
+    if (c->o.db > 0 && link_select(c, l) != 0)
+        return NULL;
     return l;
 }
 
@@ -887,6 +918,20 @@ static int seeds_add(rcl *c, const char *seeds)
         char tmp[RCL_HOST_MAX + 16];
         if (len == 0 || len >= RCL_HOST_MAX + 8)
             return RCL_EINVAL;
+        if (len > 6 && strncmp(p, "unix:/", 6) == 0 && len - 5 < RCL_HOST_MAX) {
+            /* "unix:/path": a single Redis on a unix socket, port 0 */
+            memcpy(host, p + 5, len - 5);
+            host[len - 5] = '\0';
+            rcl_node *n = node_get(c, host, 0);
+            if (!n)
+                return RCL_ENOMEM;
+            n->seed = 1;
+            count++;
+            p += len;
+            if (*p == ',' && *++p == '\0')
+                return RCL_EINVAL;
+            continue;
+        }
         tmp[0] = '0';
         tmp[1] = ' ';
         memcpy(tmp + 2, p, len);

@@ -59,6 +59,8 @@ typedef struct rcl_opts {
     int backoff_max_ms;    /* cap (default 500) */
     const char *user;      /* AUTH [user] password on every new connection when */
     const char *password;  /* password is set (both copied); NULL: no AUTH */
+    int db;                /* > 0: SELECT db on every new connection (a single Redis
+                            * only: a cluster node refuses it, and that link fails) */
 } rcl_opts;
 
 /* status RCL_OK: `reply` is the node's reply, valid only during the call
@@ -80,7 +82,7 @@ typedef struct rcl_stats {
 } rcl_stats;
 
 /* Opens a client on `loop` from one or several seeds "host:port[,host:port]"
- * (IPv6 as "[::1]:6379"). Returns 0 and *out, or an RCL_E* code (bad seed
+ * (IPv6 as "[::1]:6379"; "unix:/path" for a single Redis on a unix socket). Returns 0 and *out, or an RCL_E* code (bad seed
  * string, out of memory). Connects and loads the map in the background;
  * commands may be issued at once and wait (within their time-out) for it.
  * opts may be NULL; zero fields take the defaults. map_cb/ud may be NULL. */

@@ -23,7 +23,11 @@ typedef struct rl_wait {
 } rl_wait;
 
 struct rlink {
-    uv_tcp_t tcp;
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;          /* a unix socket: ip is its path */
+    };
+    int is_pipe;
     uv_connect_t creq;
     uv_write_t wreq;
     redisReader *reader;
@@ -251,8 +255,10 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     l->up = 1;
-    uv_tcp_nodelay(&l->tcp, 1);
-    uv_tcp_keepalive(&l->tcp, 1, 15);
+    if (!l->is_pipe) {
+        uv_tcp_nodelay(&l->tcp, 1);
+        uv_tcp_keepalive(&l->tcp, 1, 15);
+    }
     if (uv_read_start((uv_stream_t *)&l->tcp, on_alloc, on_read) != 0) {
         link_end(l, "read failed", 1);
         return;
@@ -268,14 +274,28 @@ rlink *rlink_open(uv_loop_t *loop, const char *ip, int port, rlink_push_fn *push
         struct sockaddr_in in4;
         struct sockaddr_in6 in6;
     } addr;
-    if (port <= 0 || port > 65535)
+    int pipe = ip[0] == '/' && port == 0;
+    if (!pipe && (port <= 0 || port > 65535))
         return NULL;
-    if (uv_ip4_addr(ip, port, &addr.in4) != 0 && uv_ip6_addr(ip, port, &addr.in6) != 0)
+    if (!pipe && uv_ip4_addr(ip, port, &addr.in4) != 0 && uv_ip6_addr(ip, port, &addr.in6) != 0)
         return NULL;
     rlink *l = calloc(1, sizeof(*l));
     if (!l)
         return NULL;
     l->reader = rlink_reader_new();
+    if (pipe) {
+        l->is_pipe = 1;
+        if (!l->reader || uv_pipe_init(loop, &l->pipe, 0) != 0)
+            goto fail;
+        l->pipe.data = l;
+        l->push = push;
+        l->down = down;
+        l->ud = ud;
+        l->creq.data = l;
+        uv_pipe_connect(&l->creq, &l->pipe, ip, on_connect);
+        l->pending_cbs = 1;
+        return l;
+    }
     if (!l->reader || uv_tcp_init(loop, &l->tcp) != 0)
         goto fail;
     l->tcp.data = l;

@@ -46,7 +46,8 @@ struct redisReader;
  * are freed with freeReplyObject(). NULL on out of memory. */
 struct redisReader *rlink_reader_new(void);
 
-/* ip must be an IPv4 or IPv6 literal. Returns NULL on a bad address, an
+/* ip must be an IPv4 or IPv6 literal, or with port 0 the path of a unix
+ * socket (a single Redis only: a cluster's nodes are reached over TCP). Returns NULL on a bad address, an
  * immediate connect failure or out of memory (nothing to close then). */
 rlink *rlink_open(uv_loop_t *loop, const char *ip, int port, rlink_push_fn *push,
                   rlink_down_fn *down, void *ud);

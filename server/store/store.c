@@ -39,6 +39,13 @@ const char *store_backend_name(const store *s) { return s->be->name; }
 int store_is_up(const store *s) { return s->be->is_up(s); }
 uint32_t store_instance(const store *s) { return s->be->instance(s); }
 double store_latency_ms(const store *s) { return s->be->latency_ms(s); }
+void store_get_stats(const store *s, store_stats *out)
+{
+    if (s->be->stats)
+        s->be->stats(s, out);
+    else
+        memset(out, 0, sizeof(*out));
+}
 uint64_t store_lost_count(const store *s) { return s->be->lost_count ? s->be->lost_count(s) : 0; }
 
 void store_game_create(store *s, const store_game *g, store_game_cb *cb, void *ud)

@@ -135,6 +135,12 @@ typedef struct store_options {
      * deployments sharing one Redis stay apart; the db number of the URL is
      * in every channel name too (pub/sub ignores SELECT). */
     const char *redis_prefix;
+    /* Redis: after each save, WAIT for this many replicas (at most
+     * redis_wait_ms, default 500) before the caller is answered; a save the
+     * replicas did not confirm is answered only once the store knows whether
+     * it survived (see "in doubt" above). 0: no WAIT. */
+    int redis_wait;
+    int redis_wait_ms;
 } store_options;
 
 /* Create the backend chosen by opts->redis_url on loop. Returns NULL and
@@ -226,6 +232,24 @@ void store_deadline_reset(store *s, const store_game *g, store_done_cb *cb, void
 void store_subscribe(store *s, int64_t id, store_done_cb *cb, void *ud);
 void store_unsubscribe(store *s, int64_t id);
 
+/* Counters and per-node figures for /metrics (zero for memory). */
+#define STORE_NODES_MAX 16
+typedef struct store_node_stat {
+    char addr[72];               /* "ip:port" */
+    int up;                      /* a connection is open (or opening) */
+    unsigned slots;              /* cluster slots it owns now */
+    unsigned rtt_us;             /* moving average of command round trips */
+} store_node_stat;
+typedef struct store_stats {
+    int cluster;                 /* 1 on Redis Cluster, 0 on one Redis (or memory) */
+    uint64_t moved, ask, tryagain, refreshes, timeouts;
+    uint64_t index_fail;         /* index updates that failed (the sweep repairs them) */
+    uint64_t swept;              /* index entries the sweep put back */
+    size_t nnodes;
+    store_node_stat node[STORE_NODES_MAX];
+} store_stats;
+void store_get_stats(const store *s, store_stats *out);
+
 /* ---- backend contract (ae_epoll.c style): one table per backend ---- */
 typedef struct store_backend {
     const char *name;
@@ -246,6 +270,7 @@ typedef struct store_backend {
     void (*subscribe)(store *s, int64_t id, store_done_cb *cb, void *ud);
     void (*unsubscribe)(store *s, int64_t id);
     uint64_t (*lost_count)(const store *s);
+    void (*stats)(const store *s, store_stats *out);   /* NULL: all zero */
 } store_backend;
 
 /* Every backend's struct begins with this, so store.c can dispatch. */

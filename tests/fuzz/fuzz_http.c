@@ -116,6 +116,7 @@ static void metrics_take(void *ud, metrics_snapshot *m)
     m->store_up = store_is_up(F.st);
     if (F.s)
         m->net = *srv_get_stats(F.s);
+    store_get_stats(F.st, &m->store);
     gm_get_stats(F.g, &m->gm);
 }
 

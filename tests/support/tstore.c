@@ -149,14 +149,26 @@ void setup(int redis, int aof)
     memset(&H, 0, sizeof(H));
     H.r.pid = -1;
     H.redis = redis;
-    if (redis)
+    if (redis == 2) {
+        const char *seeds = tstore_cluster_seeds();
+        cr_assert(seeds, "the Redis Cluster did not start");
+        /* every seed in the URL; a namespace of its own per case */
+        snprintf(H.url, sizeof H.url, "redis://%s", seeds);
+        snprintf(H.prefix, sizeof H.prefix, "t%d", (int)getpid());
+        open_prefix = H.prefix;
+    } else if (redis) {
         cr_assert_eq(proc_redis_start(&H.r, aof), 0, "redis-server did not start");
+        snprintf(H.url, sizeof H.url, "%s", H.r.url);
+    }
     cr_assert_eq(uv_loop_init(&H.loop), 0);
     uv_timer_init(&H.loop, &H.wake);
     uv_timer_start(&H.wake, wake_cb, 20, 20);
 }
 
 const char *open_prefix;   /* --redis-prefix of the next open_url(), NULL: default */
+
+/* no cluster in the binaries without tstore_cluster.c */
+__attribute__((weak)) const char *tstore_cluster_seeds(void) { return NULL; }
 
 tstore *open_url(const char *url, int wait_up)
 {
@@ -183,7 +195,7 @@ tstore *open_url(const char *url, int wait_up)
 
 tstore *open_store(void)
 {
-    return open_url(H.redis ? H.r.url : NULL, 1);
+    return open_url(H.redis ? H.url : NULL, 1);
 }
 
 /* a second view of the same data: another process' store with Redis; with
@@ -218,8 +230,10 @@ void teardown(void)
     uv_close((uv_handle_t *)&H.wake, NULL);
     uv_run(&H.loop, UV_RUN_NOWAIT);
     cr_assert_eq(uv_loop_close(&H.loop), 0, "a handle outlived store_close");
-    if (H.redis)
+    if (H.redis == 1)
         proc_redis_stop(&H.r, 0);
+    if (H.redis == 2)
+        open_prefix = NULL;
 #ifdef __SANITIZE_ADDRESS__
     /* at exit LeakSanitizer only prints: make a leak fail the case */
     cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (LeakSanitizer report above)");

@@ -54,8 +54,10 @@ typedef struct res {
     size_t count;
 } res;
 typedef struct tstore_harness {
-    int redis;
+    int redis;                   /* 1 a redis-server, 2 the shared cluster */
     proc_redis r;
+    char url[600];               /* what open_store() opens */
+    char prefix[32];             /* cluster: this case's own namespace */
     uv_loop_t loop;
     uv_timer_t wake;
     tstore st[MAX_STORES];
@@ -112,6 +114,20 @@ int64_t wall_ms(void);
 int list_has(const res *r, int64_t id);
 int ids_has(const res *r, int64_t id);
 
+#ifdef TSTORE_CLUSTER
+/* test_store_cluster: the same cases once more, as cluster/<name>, on a
+ * 3-primary / 3-replica cluster started once for the binary (a prefix per
+ * case keeps them apart); see tstore_cluster.c */
+#define STORE_TEST(name, desc)                                     \
+    static void name(void);                                        \
+    Test(cluster, name, .description = desc, .fini = fini)         \
+    {                                                              \
+        setup(2, 0);                                               \
+        name();                                                    \
+        teardown();                                                \
+    }                                                              \
+    static void name(void)
+#else
 /* STORE_TEST defines each case twice, as memory/<name> and redis/<name> */
 #define STORE_TEST(name, desc)                                     \
     static void name(void);                                        \
@@ -128,5 +144,9 @@ int ids_has(const res *r, int64_t id);
         teardown();                                                \
     }                                                              \
     static void name(void)
+#endif
+
+/* the shared cluster's seeds for setup(2); NULL when it did not start */
+const char *tstore_cluster_seeds(void);
 
 #endif
