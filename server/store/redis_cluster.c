@@ -1076,7 +1076,7 @@ void rcl_set_map_hook(rcl *c, rcl_map_hook *hook, void *ud)
 int rcl_slot_owner(const rcl *c, unsigned slot, char *host, size_t hostsz)
 {
     if (slot >= REDIS_SLOTS || !c->owner[slot])
-        return 0;
+        return -1;
     const rcl_node *n = c->nodes[c->owner[slot] - 1];
     if (host && hostsz) {
         strncpy(host, n->host, hostsz - 1);

@@ -107,7 +107,8 @@ int rcl_mode(const rcl *c);
 /* 1 when a map is known and every slot has an owner (for health checks). */
 int rcl_covered(const rcl *c);
 /* The owner of `slot` in the current map: writes "ip" into host (size
- * hostsz) and returns its port, or returns 0 when the slot has no owner. */
+ * hostsz) and returns its port (0 for a unix socket, whose path is then the
+ * host), or returns -1 when the slot has no owner. */
 int rcl_slot_owner(const rcl *c, unsigned slot, char *host, size_t hostsz);
 /* A moved slot was observed elsewhere (e.g. by redis_sub): note the new
  * owner and schedule a refresh. host:port as in a MOVED error. */

@@ -11,9 +11,14 @@
  * counts only if it answers the latest send (an unsubscribe + subscribe race
  * on one link cannot confirm early).
  *
- * A 50 ms tick runs while a channel is WANT or PENDING: it sends WANT
- * channels whose owner has a link, and drops a node whose SSUBSCRIBE got no
- * answer in RSUB_PENDING_MS (frozen node), so its channels try again. */
+ * A new channel is sent at the next loop turn, from a queue of its own, so a
+ * caller waiting for the confirmation (a game created only once its channel
+ * listens) waits one round trip, not a tick. Besides, a 50 ms tick runs
+ * while a channel is WANT or PENDING: it sends WANT channels whose owner has
+ * a link (after a loss or a failed send), and drops a node whose SSUBSCRIBE
+ * got no answer in RSUB_PENDING_MS (frozen node), so its channels try again.
+ * The full sweep is O(channels), so it runs at most once per tick however
+ * often a new channel kicks the timer. */
 #include "redis_sub.h"
 
 #include <stdlib.h>
@@ -22,6 +27,7 @@
 
 #include <uv.h>
 #include <hiredis/hiredis.h>
+#include <utlist.h>
 
 #include "redis_link.h"
 #include "redis_slot.h"
@@ -54,6 +60,8 @@ typedef struct chan {
     int confirmed_once;
     int gone;                /* unsubscribed during a walk; freed after it */
     struct chan *gnext;      /* in the grave list */
+    struct chan *fprev, *fnext;  /* in the fresh queue (sent at the next turn) */
+    int fresh;
     unsigned gen;
     snode *node;             /* PENDING / ON: where */
     long long at;            /* PENDING: sent at; WANT: not before */
@@ -79,6 +87,8 @@ struct rsub {
     size_t nbusy;            /* channels WANT or PENDING */
     int walking;             /* table walks under way (callbacks run inside) */
     chan *grave;             /* unsubscribed during a walk, freed after */
+    chan *fresh;             /* new channels, not sent yet */
+    long long swept_at;      /* the last full sweep */
     snode **nodes;
     size_t nnodes;
     rsub_stats st;
@@ -397,7 +407,7 @@ static void ch_send(rsub *s, chan *e)
 {
     char host[RCL_HOST_MAX];
     int port = rcl_slot_owner(s->c, e->slot, host, sizeof host);
-    if (!port) {
+    if (port < 0) {
         rcl_refresh(s->c);
         return;
     }
@@ -430,7 +440,7 @@ static void sweep(rsub *s, int remap)
             } else if (remap && e->state != CH_WANT && e->node) {
                 char host[RCL_HOST_MAX];
                 int port = rcl_slot_owner(s->c, e->slot, host, sizeof host);
-                if (port && (port != e->node->port || strcmp(host, e->node->host) != 0)) {
+                if (port >= 0 && (port != e->node->port || strcmp(host, e->node->host) != 0)) {
                     snode *old = e->node;
                     if (old->link)
                         send_op(s, old, OP_UNSUB, e, e->gen);
@@ -444,10 +454,30 @@ static void sweep(rsub *s, int remap)
     walk_end(s);
 }
 
+/* New channels, in the order they were wanted. Each leaves the queue before
+ * it is sent: a callback run by the send may unsubscribe any of them. */
+static void send_fresh(rsub *s)
+{
+    chan *e;
+    walk_begin(s);
+    while ((e = s->fresh) != NULL && !s->closing) {
+        DL_DELETE2(s->fresh, e, fprev, fnext);
+        e->fresh = 0;
+        if (!e->gone && e->state == CH_WANT)
+            ch_send(s, e);        /* not sent (no owner, no link): the sweep retries */
+    }
+    walk_end(s);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     rsub *s = t->data;
-    sweep(s, 0);
+    send_fresh(s);
+    long long now = now_ms(s);
+    if (!s->closing && now - s->swept_at >= RSUB_TICK_MS) {
+        s->swept_at = now;
+        sweep(s, 0);
+    }
     if (!s->closing && s->nbusy == 0) {
         uv_timer_stop(&s->tick);
         s->tick_on = 0;
@@ -515,8 +545,12 @@ int rsub_subscribe(rsub *s, const char *ch, size_t len)
     *pp = e;
     s->nchan++;
     s->nbusy++;
-    tick_arm(s);
-    /* sent from the tick (at once, 0 ms): ch_send may call back (LOST) */
+    /* sent from the timer at the next turn, not here: ch_send may call back
+     * (LOST), and callers subscribe from inside callbacks */
+    DL_APPEND2(s->fresh, e, fprev, fnext);
+    e->fresh = 1;
+    s->tick_on = 1;
+    uv_timer_start(&s->tick, on_tick, 0, RSUB_TICK_MS);
     return 0;
 }
 
@@ -530,6 +564,10 @@ int rsub_unsubscribe(rsub *s, const char *ch, size_t len)
         return RCL_EINVAL;
     *pp = e->next;
     s->nchan--;
+    if (e->fresh) {
+        DL_DELETE2(s->fresh, e, fprev, fnext);
+        e->fresh = 0;
+    }
     if (e->state != CH_ON)
         s->nbusy--;
     if (e->state != CH_WANT && e->node && e->node->link)

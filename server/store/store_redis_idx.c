@@ -511,7 +511,7 @@ unsigned rs_node_slots(const store_redis *s, unsigned *out, unsigned max)
     unsigned n = 0;
     for (unsigned slot = 0; slot < 16384 && n < max && n < STORE_NODES_MAX; slot++) {
         int port = rcl_slot_owner(s->rc, slot, host, sizeof host);
-        if (port <= 0)
+        if (port < 0)
             continue;
         char id[RCL_HOST_MAX + 16];
         snprintf(id, sizeof id, "%s:%d", host, port);
