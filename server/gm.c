@@ -246,6 +246,7 @@ static void on_claimed(void *ud, int status, const int64_t *ids, size_t n)
 static void on_tick(void *arg)
 {
     gm *g = arg;
+    gm_rooms_ahead_tick(g);
     if (g->stopping || g->claiming || !g->st || !store_is_up(g->st))
         return;
     g->claiming = 1;

@@ -38,6 +38,7 @@ struct gm {
     void *stop_timer;
     uint64_t rng;
     uint32_t inflight;           /* ops alive */
+    uint32_t rooms_ahead;        /* rooms holding a record ahead (gm_room.ahead) */
     uint8_t claiming, stopping, detached;
     void (*stop_done)(void *ud);
     void *stop_ud;

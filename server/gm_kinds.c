@@ -178,7 +178,7 @@ static void done_created(gm_op *op, const store_game *rec)
     log_info("game %" PRId64 " created (%s%s)", rec->id,
              a->vs_computer ? "vs computer, " : rec->kind == STORE_KIND_QUICK ? "quick" : "vs human",
              a->vs_computer ? (a->level == GAME_AI_EASY ? "easy" : "perfect") : "");
-    op->room = gm_room_get(g, rec->id, 1);
+    op->room = gm_room_adopt(g, rec->id);
     if (!op->room)
         return;
     op->room->refs++;
@@ -472,11 +472,21 @@ static void on_rematch_created(void *ud, int status, const store_game *rec)
         return;
     }
     op->gm->stats.games_created++;
-    gm_op *link = gm_op_chain(op, &kind_link, 1);
-    if (!link) {
+    /* the new game's room, subscribed before the game existed: the
+     * opponent's claim, which the link below sets off, cannot be missed */
+    gm_room *nr = gm_room_adopt(op->gm, rec->id);
+    if (!nr) {
         gm_op_fail(op, PROTO_EUNAVAILABLE);
         return;
     }
+    nr->refs++;
+    gm_op *link = gm_op_chain(op, &kind_link, 1);
+    if (!link) {
+        gm_room_release(op->gm, nr);
+        gm_op_fail(op, PROTO_EUNAVAILABLE);
+        return;
+    }
+    link->aux = nr;   /* the link's ref now */
     args_as(link, GM_ARGS_REMATCH)->u.rematch.new_game = *rec;
     link->tries = 0;
     gm_op_finish(op);
@@ -508,10 +518,9 @@ static void done_link(gm_op *op, const store_game *rec)
 {
     gm *g = op->gm;
     const gm_rematch_args *a = &args_as(op, GM_ARGS_REMATCH)->u.rematch;
-    gm_room *nr = gm_room_get(g, a->new_game.id, 1);
+    gm_room *nr = op->aux;   /* released with the op */
     if (!nr)
         return;
-    nr->refs++;
     gm_room_advance(g, nr, &a->new_game);
     uint8_t mark = (uint8_t)game_mark_other((game_mark)a->seat.mark);
     int opp = 2 - a->seat.mark;   /* the opponent's seat index in the old game */
@@ -532,7 +541,6 @@ static void done_link(gm_op *op, const store_game *rec)
         if (gm_room_rec(nr, &cur) == 0)
             gm_start_computer(g, nr, &cur);
     }
-    gm_room_release(g, nr);
 }
 
 static const gm_op_kind kind_link = {"rematch", NULL, mut_link, done_link, NULL, 1};

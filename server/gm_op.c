@@ -36,6 +36,8 @@ static gm_op *op_alloc(size_t args_len)
 
 static void op_free(gm_op *op)
 {
+    if (op->aux)
+        gm_room_release(op->gm, op->aux);
     if (op->args_len <= OP_CACHE_ARGS && op_cached < OP_CACHE_MAX)
         op_cache[op_cached++] = op;
     else
@@ -155,7 +157,7 @@ static void on_saved(void *ud, int status, const store_game *rec)
     switch (status) {
     case STORE_OK:
         if (op->room)
-            gm_room_advance(g, op->room, rec);
+            gm_room_advance_reply(g, op->room, rec);
         if (op->finished)
             gm_op_ended(g, rec);
         if (op->kind->done)
@@ -165,7 +167,7 @@ static void on_saved(void *ud, int status, const store_game *rec)
     case STORE_ECONFLICT:
         g->stats.conflicts++;
         if (op->room)
-            gm_room_advance(g, op->room, rec);
+            gm_room_advance_reply(g, op->room, rec);
         if (++op->tries >= GM_MAX_TRIES) {
             log_warn("game %" PRId64 ": %s gave up after %d conflicts", op->game_id,
                      op->kind->name, op->tries);
@@ -202,7 +204,7 @@ static void on_loaded(void *ud, int status, const store_game *rec)
     op->fresh = 1;
     store_game cur;
     if (op->room) {
-        gm_room_advance(op->gm, op->room, rec);
+        gm_room_advance_reply(op->gm, op->room, rec);
         if (gm_room_rec(op->room, &cur) == 0)   /* the newest, which may be newer */
             rec = &cur;
     }

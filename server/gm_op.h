@@ -35,6 +35,8 @@ struct gm_op {
     const gm_op_kind *kind;      /* fixed for the op's life */
     gm_conn *conn;               /* ref'd; NULL for the process' own ops */
     gm_room *room;               /* ref'd once started */
+    gm_room *aux;                /* ref'd: a second room a chain keeps (the
+                                    rematch's new game, from create to link) */
     gm_op *next;                 /* room->waiting */
     proto_id reqid;
     int64_t game_id;

@@ -250,6 +250,27 @@ gm_room *gm_room_get(gm *g, int64_t id, int subscribe)
     return r;
 }
 
+static void ahead_drop(gm *g, gm_room *r)
+{
+    if (!r->have_ahead)
+        return;
+    store_packed_free(&r->ahead);
+    r->have_ahead = 0;
+    g->rooms_ahead--;
+}
+
+gm_room *gm_room_adopt(gm *g, int64_t id)
+{
+    gm_room *r = gm_room_get(g, id, 0);
+    if (!r) {
+        store_unsubscribe(g->st, id);
+        return NULL;
+    }
+    if (r->sub == GM_SUB_NONE)
+        r->sub = GM_SUB_ACTIVE;
+    return r;
+}
+
 void gm_room_release(gm *g, gm_room *r)
 {
     if (!r || --r->refs > 0 || r->members || r->waiting)
@@ -258,6 +279,7 @@ void gm_room_release(gm *g, gm_room *r)
         store_unsubscribe(g->st, r->id);
     HASH_DEL(g->rooms, r);
     g->stats.rooms--;
+    ahead_drop(g, r);
     store_packed_free(&r->rec);
     free(r);
 }
@@ -297,7 +319,8 @@ static void send_states(gm *g, gm_room *r, const store_game *rec)
     msg_unref(s);
 }
 
-int gm_room_rec(const gm_room *r, store_game *out)
+/* the record the members were last sent (not the one held ahead) */
+static int room_fanned(const gm_room *r, store_game *out)
 {
     if (!r->have_rec)
         return -1;
@@ -305,6 +328,13 @@ int gm_room_rec(const gm_room *r, store_game *out)
         return 0;
     log_error("game %" PRId64 ": the room's record does not unpack", r->id);
     return -1;
+}
+
+int gm_room_rec(const gm_room *r, store_game *out)
+{
+    if (r->have_ahead && store_packed_get(&r->ahead, out) == 0)
+        return 0;
+    return room_fanned(r, out);
 }
 
 /* Keep rec as the room's newest. Out of memory, the room forgets what it
@@ -322,10 +352,12 @@ static void room_keep(gm_room *r, const store_game *rec)
 
 void gm_room_advance(gm *g, gm_room *r, const store_game *rec)
 {
+    if (r->have_ahead && rec->version >= r->ahead_version)
+        ahead_drop(g, r);   /* caught up */
     if (r->have_rec && rec->version <= r->rec_version)
         return;
     store_game prev;
-    int had = gm_room_rec(r, &prev) == 0;
+    int had = room_fanned(r, &prev) == 0;
     room_keep(r, rec);
 
     /* rematch bookkeeping changes nothing a state shows: no state for it.
@@ -341,6 +373,48 @@ void gm_room_advance(gm *g, gm_room *r, const store_game *rec)
         DL_FOREACH(r->members, m) if (m->role != GM_ROLE_WATCH)
             gm_start_claim(g, m->conn, rec->rematch_id,
                            (uint8_t)game_mark_other((game_mark)m->role));
+    }
+}
+
+void gm_room_advance_reply(gm *g, gm_room *r, const store_game *rec)
+{
+    /* Redis answered our command after it had published the saves before
+     * it, but those travel on the subscriber's connection and may not have
+     * been read yet. A room not listening gets no such saves: no waiting. */
+    if (r->sub != GM_SUB_ACTIVE || !r->have_rec || rec->version <= r->rec_version + 1) {
+        gm_room_advance(g, r, rec);
+        return;
+    }
+    if (r->have_ahead && rec->version <= r->ahead_version)
+        return;
+    if (store_packed_set(&r->ahead, rec) != 0) {
+        gm_room_advance(g, r, rec);   /* out of memory: a gap rather than a stall */
+        return;
+    }
+    if (!r->have_ahead) {
+        r->have_ahead = 1;
+        r->ahead_since = gm_now(g);
+        g->rooms_ahead++;
+    }
+    r->ahead_version = rec->version;
+}
+
+void gm_rooms_ahead_tick(gm *g)
+{
+    if (!g->rooms_ahead)
+        return;
+    int64_t now = gm_now(g);
+    gm_room *r, *tmp;
+    HASH_ITER(hh, g->rooms, r, tmp) {
+        store_game rec;
+        if (!r->have_ahead || now - r->ahead_since < GM_AHEAD_MAX_MS)
+            continue;
+        log_warn("game %" PRId64 ": saves %" PRIu64 "..%" PRIu64 " never came through the "
+                 "subscription: its players skip to the newest", r->id, r->rec_version + 1,
+                 r->ahead_version - 1);
+        if (store_packed_get(&r->ahead, &rec) == 0)
+            gm_room_advance(g, r, &rec);
+        ahead_drop(g, r);
     }
 }
 
@@ -383,6 +457,7 @@ void gm_rooms_lost(gm *g)
         r->refs++;   /* held while its members go */
         r->gone = 1;
         r->have_rec = 0;
+        ahead_drop(g, r);
         while (r->members) {
             gm_member *m = r->members, *prev = NULL;
             for (gm_member *p = m->conn->members; p && p != m; p = p->conn_next)
@@ -407,6 +482,7 @@ void gm_rooms_free(gm *g)
             free(m);
         }
         HASH_DEL(g->rooms, r);
+        ahead_drop(g, r);
         store_packed_free(&r->rec);
         free(r);
     }

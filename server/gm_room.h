@@ -45,6 +45,15 @@ struct gm_room {
     uint8_t rec_status;          /* its game_status, read without unpacking */
     uint64_t rec_version;
     store_packed rec;
+    /* A newer record from one of our own store replies (a save, a conflict,
+     * a load) while saves before it are still on their way through the
+     * subscription, on another connection: held, so members get every
+     * state in order, and fanned out at once should they never come
+     * (gm_rooms_ahead_tick). Ops work on it: gm_room_rec() prefers it. */
+    uint8_t have_ahead;
+    uint64_t ahead_version;
+    int64_t ahead_since;         /* gm_now() when first held */
+    store_packed ahead;
     UT_hash_handle hh;
 };
 
@@ -86,8 +95,23 @@ gm_room *gm_room_find(gm *g, int64_t id);
  * its way. NULL when out of memory. The caller takes its own ref. */
 gm_room *gm_room_get(gm *g, int64_t id, int subscribe);
 int gm_room_subscribe(gm *g, gm_room *r);
+/* The room of a game the store just created for us: store_game_create (and
+ * a quick game we opened) hands over a subscription taken before the game
+ * existed, so the room is subscribed at once and no save is missed. Out of
+ * memory, that subscription is ended and NULL returned. The caller takes
+ * its own ref. */
+gm_room *gm_room_adopt(gm *g, int64_t id);
 /* drop a ref; a room with no refs, members or waiting ops goes */
 void gm_room_release(gm *g, gm_room *r);
+/* A record from an op's own store reply (save, conflict, load): like
+ * gm_room_advance, but when the room is subscribed and the record is more
+ * than one version ahead of what its members were sent, it is held until
+ * the subscription brings the versions between (see gm_room.ahead). */
+void gm_room_advance_reply(gm *g, gm_room *r, const store_game *rec);
+/* From the tick: a room holding a record for over GM_AHEAD_MAX_MS fans it
+ * out (the saves between were lost after all). */
+#define GM_AHEAD_MAX_MS 1000
+void gm_rooms_ahead_tick(gm *g);
 /* The room's newest record into out: 0, or -1 when it has none. */
 int gm_room_rec(const gm_room *r, store_game *out);
 /* A newer record for a room: remember it and tell the members, once per

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "gm_room.h"
 #include "msg.h"
 
 TestSuite(gm, .init = setup, .fini = teardown);
@@ -471,4 +472,69 @@ Test(gm, store_lost, .description = "the store lost its data: members hear no_su
     cr_assert_eq(view.seat[0], PROTO_SEAT_CONNECTED, "no leave op marked X away");
     cr_assert_eq(view.seat[1], PROTO_SEAT_CONNECTED);
     expect_none(x);
+}
+
+/* Redis answers an op's own save after it published the saves before it,
+ * but those come on the subscriber's connection, maybe later: a record more
+ * than one version ahead is held until they have come, so members see every
+ * state in order (gm_room_advance_reply), and is sent anyway if they never
+ * come. Driven on the room directly: the memory store never reorders. */
+static store_game ahead_of(const store_game *base, int plies)
+{
+    store_game r = *base;
+    static const int cells[] = {4, 0, 8, 2, 6};
+    for (int i = 0; i < plies; i++)
+        cr_assert_eq(game_state_move(&r.st, (game_mark)(r.st.ply % 2 ? GAME_O : GAME_X),
+                                     cells[r.st.ply]), GAME_OK);
+    r.version = base->version + (uint64_t)plies;
+    return r;
+}
+
+Test(gm, reply_ahead_waits, .description = "a save reply two versions ahead of the subscription waits for the one between; members get both, in order, once")
+{
+    fconn *x = conn_open(), *o = conn_open();
+    int64_t id = start_game(x, o, NULL, NULL);
+    gm_room *r = gm_room_find(G, id);
+    cr_assert(r && r->sub == GM_SUB_ACTIVE);
+    store_game base, cur;
+    cr_assert_eq(gm_room_rec(r, &base), 0);
+    store_game v1 = ahead_of(&base, 1), v2 = ahead_of(&base, 2);
+
+    gm_room_advance_reply(G, r, &v2);
+    expect_none(x);
+    expect_none(o);
+    cr_assert_eq(gm_room_rec(r, &cur), 0);
+    cr_assert_eq(cur.version, v2.version, "ops work on the newest record");
+
+    gm_room_advance(G, r, &v1);   /* the subscription catches up */
+    cr_assert_eq(expect(x, PROTO_S_STATE)->st.ply, base.st.ply + 1);
+    cr_assert_eq(expect(o, PROTO_S_STATE)->st.ply, base.st.ply + 1);
+    expect_none(x);
+    gm_room_advance(G, r, &v2);
+    cr_assert_eq(expect(x, PROTO_S_STATE)->st.ply, base.st.ply + 2);
+    cr_assert_eq(expect(o, PROTO_S_STATE)->st.ply, base.st.ply + 2);
+    gm_room_advance_reply(G, r, &v2);   /* the reply itself, late: nothing new */
+    expect_none(x);
+    expect_none(o);
+    cr_assert_eq(r->have_ahead, 0);
+}
+
+Test(gm, reply_ahead_gives_up, .description = "a held record whose saves between never come is sent by the tick after GM_AHEAD_MAX_MS, once, skipping them")
+{
+    fconn *x = conn_open(), *o = conn_open();
+    int64_t id = start_game(x, o, NULL, NULL);
+    gm_room *r = gm_room_find(G, id);
+    store_game base;
+    cr_assert_eq(gm_room_rec(r, &base), 0);
+    store_game v3 = ahead_of(&base, 3);
+    gm_room_advance_reply(G, r, &v3);
+    advance(GM_AHEAD_MAX_MS / 2);
+    expect_none(x);
+    advance(GM_AHEAD_MAX_MS);
+    cr_assert_eq(expect(x, PROTO_S_STATE)->st.ply, base.st.ply + 3);
+    cr_assert_eq(expect(o, PROTO_S_STATE)->st.ply, base.st.ply + 3);
+    advance(GM_AHEAD_MAX_MS * 2);
+    expect_none(x);
+    expect_none(o);
+    cr_assert_eq(r->have_ahead, 0);
 }

@@ -346,6 +346,62 @@ STORE_TEST(claim_due_once, "claimers racing for the same due games: each game to
                   (long long)ids[i], ids_has(&ra, ids[i]) ? "twice" : "by nobody");
 }
 
+/* create (or quick), and another store saves the new game from inside the
+ * creator's callback: nothing can come sooner after the game exists */
+typedef struct create_then_save {
+    tstore *saver;
+    res create, save;
+} create_then_save;
+
+static void cts_created(void *ud, int status, const store_game *g)
+{
+    create_then_save *x = ud;
+    game_cb(&x->create, status, g);
+    if (status != STORE_OK)
+        return;
+    store_game next = *g;
+    next.updated_ms = 900;
+    store_game_save(x->saver->s, &next, game_cb, &x->save);
+}
+
+STORE_TEST(create_listens_first, "create and quick subscribe the creator before the game exists: a save by another store from inside the create callback reaches it, until it unsubscribes")
+{
+    enum { N = 20 };
+    tstore *a = open_store();
+    tstore *b = other_store(a);
+    static create_then_save x[N];
+    memset(x, 0, sizeof(x));
+    /* the last one opens a quick game (the queue is empty: it creates) */
+    for (int i = 0; i < N; i++) {
+        store_game g = mk_game(i == N - 1 ? STORE_KIND_QUICK : STORE_KIND_CREATE, 1, i);
+        x[i].saver = b;
+        if (i == N - 1)
+            CALL(store_game_quick(a->s, &g, cts_created, &x[i]));
+        else
+            CALL(store_game_create(a->s, &g, cts_created, &x[i]));
+    }
+    RUN_UNTIL(a->published >= N, WAIT_MS);
+    for (int i = 0; i < N; i++) {
+        check_once(&x[i].create, "create");
+        cr_assert_eq(x[i].create.status, STORE_OK);
+        cr_assert_eq(x[i].create.g.version, 1);
+        check_once(&x[i].save, "save");
+        cr_assert_eq(x[i].save.status, STORE_OK, "save %d: %s", i,
+                     store_err_name(x[i].save.status));
+    }
+    cr_assert_eq(a->published, N, "the creator heard %d of %d saves", a->published, N);
+    /* the subscription is the caller's: once it ends, saves go unheard */
+    for (int i = 0; i < N; i++)
+        store_unsubscribe(a->s, x[i].create.g.id);
+    cr_assert_eq(do_subscribe(a, 12345).status, STORE_OK);   /* orders the above first */
+    for (int i = 0; i < N; i++) {
+        store_game cur = load_ok(b, x[i].create.g.id);
+        cr_assert_eq(do_save(b, &cur).status, STORE_OK);
+    }
+    cr_assert_eq(do_subscribe(a, 12346).status, STORE_OK);
+    cr_assert_eq(a->published, N, "heard %d saves after unsubscribing", a->published - N);
+}
+
 STORE_TEST(unsubscribe_stops_events, "after unsubscribe a game's saves are no longer published here")
 {
     tstore *a = open_store();

@@ -188,7 +188,14 @@ void store_packed_free(store_packed *b);
 /* Create g as a new game: the store assigns g->id (100, 101, ... across all
  * processes; never reused), sets version 1, and lists it as open when
  * g->kind == STORE_KIND_CREATE and it is waiting, or queues it for
- * matchmaking when STORE_KIND_QUICK and waiting. cb gets the stored record. */
+ * matchmaking when STORE_KIND_QUICK and waiting. cb gets the stored record.
+ *
+ * The store subscribes to the new id before the game exists anywhere (on
+ * Redis: the id is taken, SSUBSCRIBE confirmed, then the record written), so
+ * no save of it by any process can be missed, the very next one included (a
+ * player joining through the open list a moment later). On STORE_OK the
+ * caller holds that subscription, as after store_subscribe()'s STORE_OK, and
+ * ends it with store_unsubscribe(); on any other status there is none. */
 void store_game_create(store *s, const store_game *g, store_game_cb *cb, void *ud);
 
 void store_game_load(store *s, int64_t id, store_game_cb *cb, void *ud);
@@ -205,7 +212,9 @@ void store_game_save(store *s, const store_game *g, store_game_cb *cb, void *ud)
  * STORE_KIND_QUICK game off the queue (cb: STORE_OK with that record), or,
  * when there is none, create tmpl as a new quick game exactly like
  * store_game_create (cb: STORE_OK with the new record, whose version is 1
- * and whose seat[0] equals tmpl's). A game is handed to one caller only. */
+ * and whose seat[0] equals tmpl's, subscribed as store_game_create says). A
+ * game is handed to one caller only; a waiting game taken off the queue is
+ * not subscribed for the caller. */
 void store_game_quick(store *s, const store_game *tmpl, store_game_cb *cb, void *ud);
 
 /* Waiting games opened with "create" whose creator is present, oldest

@@ -377,9 +377,40 @@ static void on_sweep(uv_timer_t *t)
     }
 }
 
+/* ---- subscriptions: a set of ids ------------------------------------------------- */
+
+static int sub_add(mem_store *m, int64_t id)
+{
+    mem_sub *sub;
+    HASH_FIND(hh, m->subs, &id, sizeof(id), sub);
+    if (sub)
+        return 0;
+    if (!(sub = calloc(1, sizeof(*sub))))
+        return -1;
+    sub->id = id;
+    mem_hash_oom = 0;
+    HASH_ADD(hh, m->subs, id, sizeof(sub->id), sub);
+    if (mem_hash_oom) {
+        free(sub);
+        return -1;
+    }
+    return 0;
+}
+
+static void sub_del(mem_store *m, int64_t id)
+{
+    mem_sub *sub;
+    HASH_FIND(hh, m->subs, &id, sizeof(id), sub);
+    if (sub) {
+        HASH_DEL(m->subs, sub);
+        free(sub);
+    }
+}
+
 /* ---- operations ----------------------------------------------------------------- */
 
-/* A new game from g with the next id; its record in *out. */
+/* A new game from g with the next id; its record in *out. The caller holds
+ * its subscription, taken before the game exists, as store.h promises. */
 static mem_game *game_insert(mem_store *m, const store_game *g, uint8_t kind, store_game *out)
 {
     if (reindex_reserve(m) != 0)
@@ -395,9 +426,15 @@ static mem_game *game_insert(mem_store *m, const store_game *g, uint8_t kind, st
         free(mg);
         return NULL;
     }
+    if (sub_add(m, mg->id) != 0) {
+        store_packed_free(&mg->rec);
+        free(mg);
+        return NULL;
+    }
     mem_hash_oom = 0;
     HASH_ADD(hh, m->games, id, sizeof(mg->id), mg);
     if (mem_hash_oom) {
+        sub_del(m, mg->id);
         store_packed_free(&mg->rec);
         free(mg);
         return NULL;   /* the id is not consumed: ids stay consecutive */
@@ -569,29 +606,12 @@ static void mem_deadline_reset(store *s, const store_game *g, store_done_cb *cb,
 static void mem_subscribe(store *s, int64_t id, store_done_cb *cb, void *ud)
 {
     mem_store *m = (mem_store *)s;
-    mem_sub *sub;
-    HASH_FIND(hh, m->subs, &id, sizeof(id), sub);
-    if (!sub && (sub = calloc(1, sizeof(*sub))) != NULL) {
-        sub->id = id;
-        mem_hash_oom = 0;
-        HASH_ADD(hh, m->subs, id, sizeof(sub->id), sub);
-        if (mem_hash_oom) {
-            free(sub);
-            sub = NULL;
-        }
-    }
-    done_reply(m, cb, ud, sub ? STORE_OK : STORE_ENOMEM);
+    done_reply(m, cb, ud, sub_add(m, id) == 0 ? STORE_OK : STORE_ENOMEM);
 }
 
 static void mem_unsubscribe(store *s, int64_t id)
 {
-    mem_store *m = (mem_store *)s;
-    mem_sub *sub;
-    HASH_FIND(hh, m->subs, &id, sizeof(id), sub);
-    if (sub) {
-        HASH_DEL(m->subs, sub);
-        free(sub);
-    }
+    sub_del((mem_store *)s, id);
 }
 
 static int mem_is_up(const store *s) { return !((const mem_store *)s)->closing; }

@@ -286,6 +286,40 @@ void rs_do_alloc(rop *op)
     rs_send_or_fail(op, op->key);
 }
 
+void rs_do_listen(rop *op, int64_t id)
+{
+    store_redis *s = op->s;
+    char ch[KEY_MAX];
+    if (op->subbed && op->id != id) {   /* TTTEXISTS: the id before was skipped */
+        int old = rs_key_chan(s, ch, sizeof ch, op->id);
+        (void)rsub_unsubscribe(s->rs, ch, (size_t)old);
+    }
+    op->subbed = 0;
+    op->id = id;
+    int n = rs_key_chan(s, ch, sizeof ch, id);
+    int rc = s->rs ? rsub_subscribe(s->rs, ch, (size_t)n) : RCL_ECLOSED;
+    if (rc != 0) {
+        rs_op_done(op, rc == RCL_ENOMEM ? STORE_ENOMEM : STORE_EUNAVAIL, NULL, NULL, 0);
+        return;
+    }
+    op->subbed = 1;
+    if (rsub_is_subscribed(s->rs, ch, (size_t)n)) {
+        rs_do_create(op, id);
+        return;
+    }
+    /* the reply callback releases it; the confirmations list keeps it */
+    op->phase = P_LISTEN;
+    rs_ol_unlink(&s->live, op);
+    op->t_sub = uv_now(s->loop);
+    rs_ol_append(&s->confirms, op, W_CONFIRM);
+}
+
+void rs_on_confirmed(rop *op)
+{
+    rs_ol_append(&op->s->live, op, W_LIVE);
+    rs_do_create(op, op->id);
+}
+
 void rs_do_create(rop *op, int64_t id)
 {
     store_redis *s = op->s;
@@ -422,7 +456,7 @@ static void step_resolve(rop *op, const redisReply *r)
         int64_t id = rs_reply_id(&idr);
         op->resolve_alloc = 0;
         if (id >= 100)
-            rs_do_create(op, id);
+            rs_do_listen(op, id);
         else
             rs_doubt_add(op);
         return;
@@ -502,7 +536,7 @@ static void step(rop *op, const redisReply *r)
         int64_t id = rs_reply_id(r);
         if (id < 100)
             break;
-        rs_do_create(op, id);
+        rs_do_listen(op, id);
         return;
     }
     case P_CREATE:

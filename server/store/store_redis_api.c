@@ -112,8 +112,12 @@ static void confirm(store_redis *s, int64_t id)
     for (rop *op = s->confirms.head; op; op = op->next) {
         if (op->id == id) {
             rs_ol_unlink(&s->confirms, op);
-            rs_op_done(op, STORE_OK, NULL, NULL, 0);
-            rs_op_release(op);
+            if (op->type == OP_SUB) {
+                rs_op_done(op, STORE_OK, NULL, NULL, 0);
+                rs_op_release(op);
+            } else {
+                rs_on_confirmed(op);   /* a create listening before it writes */
+            }
             return;
         }
     }
@@ -150,10 +154,11 @@ static void confirms_expire(store_redis *s)
     rop *op = s->confirms.head;
     while (op) {
         rop *next = op->next;
-        if (now - op->t_first >= CONFIRM_MAX_MS) {
+        if (now - op->t_sub >= CONFIRM_MAX_MS) {
             char ch[KEY_MAX];
             int n = rs_key_chan(s, ch, sizeof ch, op->id);
             (void)rsub_unsubscribe(s->rs, ch, (size_t)n);   /* not kept: see redis_subscribe */
+            op->subbed = 0;
             rs_ol_unlink(&s->confirms, op);
             rs_dq_push(op, STORE_EUNAVAIL);
         }
@@ -628,7 +633,7 @@ static void redis_subscribe(store *st, int64_t id, store_done_cb *cb, void *ud)
         return;
     }
     rs_ol_unlink(&s->live, op);
-    op->t_first = uv_now(s->loop);
+    op->t_sub = uv_now(s->loop);
     rs_ol_append(&s->confirms, op, W_CONFIRM);
 }
 
@@ -641,7 +646,7 @@ static void redis_unsubscribe(store *st, int64_t id)
     int n = rs_key_chan(s, ch, sizeof ch, id);
     (void)rsub_unsubscribe(s->rs, ch, (size_t)n);
     for (rop *op = s->confirms.head; op; op = op->next)
-        if (op->id == id) {   /* unsubscribed before Redis confirmed: answer it anyway */
+        if (op->id == id && op->type == OP_SUB) {   /* unsubscribed before Redis confirmed: answer it anyway */
             rs_ol_unlink(&s->confirms, op);
             rs_dq_push(op, STORE_OK);
             break;

@@ -51,6 +51,7 @@ struct rop {
     store_redis *s;
     uint8_t type, where, completed, write, eval, resolving;
     uint8_t resolve_alloc;       /* in doubt about the id (alloc_id), not a game write */
+    uint8_t subbed;              /* create/quick: subscribed to op->id (see rs_do_listen) */
     int phase;                   /* what the op waits for now (per type) */
     int refs;                    /* commands at rcl */
     int status;                  /* for a deferred completion */
@@ -60,6 +61,7 @@ struct rop {
     int64_t id;
     int tries;
     uint64_t t_first;            /* uv_now() when the write was first sent */
+    uint64_t t_sub;              /* uv_now() when it began to wait for a confirmation */
     char nonce[34];
     store_game g;                /* save/create: the record as written */
     int argc;
@@ -191,7 +193,7 @@ void rs_doubt_add(rop *op);
 int rs_key_chan(const store_redis *s, char *b, size_t n, int64_t id);
 int64_t rs_chan_to_id(const store_redis *s, const char *p, size_t len);
 
-enum { P_NONE, P_ALLOC, P_CREATE, P_QPUSH, P_QPOP, P_QGET, P_LOAD, P_SAVE, P_WAIT, P_RESET, P_RESOLVE,
+enum { P_NONE, P_ALLOC, P_LISTEN, P_CREATE, P_QPUSH, P_QPOP, P_QGET, P_LOAD, P_SAVE, P_WAIT, P_RESET, P_RESOLVE,
        P_RELOAD };
 extern const char *const rs_script_name[SC_COUNT];
 /* rcl's callback for an op's single command in flight (priv == op) */
@@ -199,6 +201,11 @@ void rs_on_reply(rcl *c, int st, struct redisReply *r, int sent, void *priv);
 /* Send op's argv to key's owner; when refused, answer the op. */
 void rs_send_or_fail(rop *op, const char *key);
 void rs_do_alloc(rop *op);              /* create/quick: take an id, then create */
+/* create/quick, once id is taken: subscribe to its channel, and write the
+ * game once Redis confirms (rs_on_confirmed), so that no save of it, by any
+ * process, happens before this one listens */
+void rs_do_listen(rop *op, int64_t id);
+void rs_on_confirmed(rop *op);
 void rs_do_create(rop *op, int64_t id);
 void rs_do_qpop(rop *op);               /* quick: pop the queue */
 void rs_do_get(rop *op, int phase);     /* HGET the record of op->id */
