@@ -521,3 +521,19 @@ Test(redis, namespaces_apart, .description = "stores on other prefixes or anothe
     teardown();
 }
 
+
+Test(redis, legacy_id_floor, .description = "the id counter of the layout before the cluster store (ttt:id) is a floor: no id it handed out comes again",
+     .fini = fini, .timeout = 60)
+{
+    setup(1, 0);
+    /* the old rule: id = counter + 99, so 100..599 were handed out */
+    const char *set[] = {"SET", "ttt:id", "500", NULL};
+    redis_cliv(set);
+    tstore *a = open_store();
+    store_game g = mk_game(STORE_KIND_CREATE, 1, 1);
+    cr_assert_eq(create_ok(a, &g), 600);
+    cr_assert_eq(create_ok(a, &g), 601);
+    /* a second process reads the same floor, and the shared counter goes on */
+    tstore *b = other_store(a);
+    cr_assert_eq(create_ok(b, &g), 602);
+}

@@ -672,7 +672,8 @@ static void redis_stats(const store *st, store_stats *out)
     size_t n = rcl_nodes(s->rc, nodes, STORE_NODES_MAX);
     out->nnodes = n < STORE_NODES_MAX ? n : STORE_NODES_MAX;
     for (size_t i = 0; i < out->nnodes; i++) {
-        snprintf(out->node[i].addr, sizeof out->node[i].addr, "%s:%d", nodes[i].host,
+        /* a label for /metrics: a long host (a unix socket's path) keeps its head */
+        snprintf(out->node[i].addr, sizeof out->node[i].addr, "%.56s:%d", nodes[i].host,
                  nodes[i].port);
         out->node[i].up = nodes[i].up;
         out->node[i].slots = nodes[i].slots;

@@ -133,6 +133,7 @@ struct store_redis {
     uv_timer_t tick;
     unsigned ticks;
     int beat_busy, reap_busy, sweep_busy;
+    int legacy_checked;          /* the pre-cluster id counter was read (presence.c) */
     int beaten;
     /* the sweep: one SCAN step per tick over the primaries in turn */
     unsigned sweep_node, nsweep;

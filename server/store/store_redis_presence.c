@@ -110,10 +110,50 @@ static void beat_reply(rcl *c, int st, redisReply *r, int sent, void *priv)
     rs_health_update(s);
 }
 
+/* Before the first heartbeat: the id counter of the layout before the
+ * cluster store, "<prefix>:id" (the same value + 99 rule), is a floor for
+ * ours, so ids its processes handed out are never handed out again. Read
+ * once per process: the layouts do not share pub/sub (PUBLISH / SPUBLISH),
+ * so the upgrade stops the old processes before new ones start
+ * (docs/deploy.md), and nothing raises the old counter afterwards. */
+static void legacy_reply(rcl *c, int st, redisReply *r, int sent, void *priv)
+{
+    (void)c; (void)sent;
+    store_redis *s = priv;
+    s->beat_busy = 0;
+    if (s->closing || st != RCL_OK)
+        return;   /* the next tick asks again */
+    if (r->type == REDIS_REPLY_STRING) {
+        int64_t v = rs_reply_id(r);
+        if (v <= 0) {
+            log_warn("redis: %s:id is not a counter: ignored", s->prefix);
+        } else {
+            log_warn("redis: %s:id = %" PRId64 " (the layout before the cluster store): new "
+                     "ids start above %" PRId64 "; processes of that version must be stopped "
+                     "(docs/deploy.md)", s->prefix, v, v + 99);
+            rs_seen_id(s, v + 99);
+        }
+    } else if (r->type != REDIS_REPLY_NIL) {
+        return;
+    }
+    s->legacy_checked = 1;
+    presence_beat(s);
+}
+
 void presence_beat(store_redis *s)
 {
     if (s->beat_busy || s->closing)
         return;
+    if (!s->legacy_checked) {
+        char key[KEY_MAX];
+        snprintf(key, sizeof key, "%s:id", s->prefix);
+        const char *argv[] = {"GET", key};
+        size_t lens[] = {3, strlen(key)};
+        if (s->rcl_open == 1 && rcl_command_argv(s->rc, key, lens[1], 2, argv, lens,
+                                                 legacy_reply, s) == 0)
+            s->beat_busy = 1;
+        return;
+    }
     char k[4][KEY_MAX], inst[16], cand[24], floor[24];
     rs_key_meta(s, k[0], sizeof k[0], "epoch");
     rs_key_meta(s, k[1], sizeof k[1], "id");
