@@ -286,15 +286,22 @@ void rs_do_alloc(rop *op)
     rs_send_or_fail(op, op->key);
 }
 
+void rs_unlisten(rop *op)
+{
+    store_redis *s = op->s;
+    if (op->subbed && s->rs && !s->closing) {
+        char ch[KEY_MAX];
+        int n = rs_key_chan(s, ch, sizeof ch, op->id);
+        (void)rsub_unsubscribe(s->rs, ch, (size_t)n);
+    }
+    op->subbed = 0;
+}
+
 void rs_do_listen(rop *op, int64_t id)
 {
     store_redis *s = op->s;
     char ch[KEY_MAX];
-    if (op->subbed && op->id != id) {   /* TTTEXISTS: the id before was skipped */
-        int old = rs_key_chan(s, ch, sizeof ch, op->id);
-        (void)rsub_unsubscribe(s->rs, ch, (size_t)old);
-    }
-    op->subbed = 0;
+    rs_unlisten(op);   /* after TTTEXISTS: the id before was skipped */
     op->id = id;
     int n = rs_key_chan(s, ch, sizeof ch, id);
     int rc = s->rs ? rsub_subscribe(s->rs, ch, (size_t)n) : RCL_ECLOSED;
@@ -555,6 +562,7 @@ static void step(rop *op, const redisReply *r)
         char key[KEY_MAX];
         rs_key_game(s, key, sizeof key, op->id);
         rs_fire_forget(s, key, 2, (const char *[]){"DEL", key}, (size_t[]){3, strlen(key)});
+        rs_unlisten(op);   /* a game taken off the queue is not the caller's to listen to */
         op->id = r->integer;
         rs_do_get(op, P_QGET);
         return;

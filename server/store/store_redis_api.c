@@ -158,7 +158,7 @@ static void confirms_expire(store_redis *s)
             char ch[KEY_MAX];
             int n = rs_key_chan(s, ch, sizeof ch, op->id);
             (void)rsub_unsubscribe(s->rs, ch, (size_t)n);   /* not kept: see redis_subscribe */
-            op->subbed = 0;
+            op->subbed = 0;   /* a create's, ended just above */
             rs_ol_unlink(&s->confirms, op);
             rs_dq_push(op, STORE_EUNAVAIL);
         }

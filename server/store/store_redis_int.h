@@ -207,6 +207,8 @@ void rs_do_alloc(rop *op);              /* create/quick: take an id, then create
  * process, happens before this one listens */
 void rs_do_listen(rop *op, int64_t id);
 void rs_on_confirmed(rop *op);
+/* end the subscription rs_do_listen took, when the op holds one */
+void rs_unlisten(rop *op);
 void rs_do_create(rop *op, int64_t id);
 void rs_do_qpop(rop *op);               /* quick: pop the queue */
 void rs_do_get(rop *op, int phase);     /* HGET the record of op->id */

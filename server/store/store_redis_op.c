@@ -77,11 +77,8 @@ void rs_op_done(rop *op, int status, const store_game *g, const void *arr, size_
     if (op->completed)
         return;
     op->completed = 1;
-    if (op->subbed && status != STORE_OK && op->s->rs && !op->s->closing) {
-        char ch[KEY_MAX];   /* the game was not created: nobody will unsubscribe */
-        int len = rs_key_chan(op->s, ch, sizeof ch, op->id);
-        (void)rsub_unsubscribe(op->s->rs, ch, (size_t)len);
-    }
+    if (status != STORE_OK)
+        rs_unlisten(op);   /* the game was not created: nobody else will unsubscribe */
     op->subbed = 0;
     if (op->where == W_LIVE)
         rs_ol_unlink(&op->s->live, op);

@@ -158,7 +158,19 @@ int nf_server_start(nf *n)
     n->pid = proc_spawn((char *const *)argv, n->log);
     if (n->pid < 0 || proc_wait_port(n->port, n->pid, 20000) < 0)
         return nf_fail(n, "%s did not start on port %d (log %s)", n->o.server, n->port, n->log);
-    return 0;
+    /* listening is not ready: on Redis the store is up after its first
+     * heartbeat, a few round trips later; /healthz says when */
+    long long until = proc_now_ms() + 10000;
+    for (;;) {
+        char body[1024];
+        int status = 0;
+        if (nf_http_get(n->port, "/healthz", &status, body, sizeof body, 1000) == 0 &&
+            status == 200)
+            return 0;
+        if (proc_now_ms() >= until)
+            return nf_fail(n, "/healthz not 200 within 10 s of start (last %d)", status);
+        usleep(20 * 1000);
+    }
 }
 
 /* The sanitizer reports in the server's stderr, printed; 1 when there is one. */
