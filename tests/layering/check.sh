@@ -22,7 +22,7 @@ RULES=(
 # libraries that only one module may touch: name | ERE | files allowed
 ONLY=(
   "jansson|^jansson\.h$|server/proto.c server/proto_enc.c server/proto_client.c server/proto_name.c server/proto_int.h"
-  "hiredis|^hiredis/|server/store/store_redis.c server/store/store_redis_op.c server/store/store_redis_api.c server/store/store_redis_idx.c server/store/store_redis_presence.c server/store/redis_link.c server/store/redis_cluster.c server/store/redis_sub.c"
+  "hiredis|^hiredis/|server/store/store_redis.c server/store/store_redis_op.c server/store/store_redis_api.c server/store/store_redis_idx.c server/store/store_redis_presence.c server/store/redis_link.c server/store/redis_cluster.c server/store/redis_cluster_map.c server/store/redis_cluster_node.c server/store/redis_sub.c"
 )
 
 check_tree() {
