@@ -106,19 +106,25 @@ static void link_kill(rlink *l)
     uv_close((uv_handle_t *)&l->tcp, on_close);
 }
 
+/* The oldest waiter answered with r (NULL: the link ended): off the queue
+ * first, so its callback may send on the link. */
+static void wait_answer(rlink *l, redisReply *r)
+{
+    rl_wait *w = l->head;
+    l->head = w->next;
+    if (!l->head)
+        l->tail = NULL;
+    l->npending--;
+    if (w->fn)
+        w->fn(l, r, w->priv);
+    free(w);
+}
+
 /* Tell every waiting callback, then the owner (unless it asked for the end). */
 static void link_notify(rlink *l, const char *why, int tell)
 {
-    rl_wait *w;
-    while ((w = l->head) != NULL) {
-        l->head = w->next;
-        if (!l->head)
-            l->tail = NULL;
-        l->npending--;
-        if (w->fn)
-            w->fn(l, NULL, w->priv);
-        free(w);
-    }
+    while (l->head)
+        wait_answer(l, NULL);
     if (tell && l->down)
         l->down(l, why, l->ud);
 }
@@ -203,19 +209,12 @@ static void deliver(rlink *l)
             freeReplyObject(r);
             continue;
         }
-        rl_wait *w = l->head;
-        if (!w) {
+        if (!l->head) {
             freeReplyObject(r);
             link_end(l, "unexpected reply", 1);
             return;
         }
-        l->head = w->next;
-        if (!l->head)
-            l->tail = NULL;
-        l->npending--;
-        if (w->fn)
-            w->fn(l, r, w->priv);
-        free(w);
+        wait_answer(l, r);
         freeReplyObject(r);
     }
 }

@@ -511,29 +511,34 @@ static void redis_quick(store *st, const store_game *tmpl, store_game_cb *cb, vo
     rs_do_qpop(op);
 }
 
+/* op_begin for an op on game id: NULL when it is answered already (no such
+ * id can exist: ENOTFOUND) */
+static rop *op_begin_game(store_redis *s, int type, store_cb cb, void *ud, int64_t id)
+{
+    rop *op = op_begin(s, type, cb, ud);
+    if (!op)
+        return NULL;
+    op->id = id;
+    if (id <= 0) {
+        rs_dq_push(op, STORE_ENOTFOUND);
+        return NULL;
+    }
+    return op;
+}
+
 static void redis_load(store *st, int64_t id, store_game_cb *cb, void *ud)
 {
-    rop *op = op_begin((store_redis *)st, OP_LOAD, (store_cb){.game = cb}, ud);
-    if (!op)
-        return;
-    op->id = id;
-    if (id <= 0)
-        rs_dq_push(op, STORE_ENOTFOUND);
-    else
+    rop *op = op_begin_game((store_redis *)st, OP_LOAD, (store_cb){.game = cb}, ud, id);
+    if (op)
         rs_do_get(op, P_LOAD);
 }
 
 static void redis_save(store *st, const store_game *g, store_game_cb *cb, void *ud)
 {
     store_redis *s = (store_redis *)st;
-    rop *op = op_begin(s, OP_SAVE, (store_cb){.game = cb}, ud);
+    rop *op = op_begin_game(s, OP_SAVE, (store_cb){.game = cb}, ud, g->id);
     if (!op)
         return;
-    op->id = g->id;
-    if (g->id <= 0) {
-        rs_dq_push(op, STORE_ENOTFOUND);
-        return;
-    }
     /* what the caller gets on success: exactly what was written */
     op->bloblen = rec_encode(g, g->id, g->version + 1, g->kind, op->blob);
     if (rec_decode(op->blob, op->bloblen, &op->g) != 0) {
@@ -558,14 +563,9 @@ static void redis_save(store *st, const store_game *g, store_game_cb *cb, void *
 static void redis_deadline_reset(store *st, const store_game *g, store_done_cb *cb, void *ud)
 {
     store_redis *s = (store_redis *)st;
-    rop *op = op_begin(s, OP_RESET, (store_cb){.done = cb}, ud);
+    rop *op = op_begin_game(s, OP_RESET, (store_cb){.done = cb}, ud, g->id);
     if (!op)
         return;
-    op->id = g->id;
-    if (g->id <= 0) {
-        rs_dq_push(op, STORE_ENOTFOUND);
-        return;
-    }
     op->g = *g;
     idx_sig(g, op->sig, sizeof op->sig);
     rs_key_game(s, op->key, sizeof op->key, g->id);
