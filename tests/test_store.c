@@ -507,3 +507,77 @@ STORE_TEST(away_creator_unlisted, "a waiting game whose creator is away leaves t
     cr_assert_eq(l.count, 2);
     cr_assert(l.list[0].id == first && l.list[1].id == second, "not back in its place by age");
 }
+
+/* ---- the index policy both backends share (store_index_of, issue 9): where the memory
+ * store's own copy differed from Redis' signature ---- */
+
+STORE_TEST(quick_handed_out_once, "a quick game handed out is not queued again by a save that keeps it waiting (its creator going away)")
+{
+    tstore *a = open_store();
+    tstore *b = other_store(a);
+    store_game t1 = mk_game(STORE_KIND_QUICK, 1, 1);
+    store_game t2 = mk_game(STORE_KIND_QUICK, 1, 2);
+    res r1 = do_quick(a, &t1);
+    cr_assert_eq(r1.status, STORE_OK);
+    res r2 = do_quick(b, &t2);
+    cr_assert_eq(r2.status, STORE_OK);
+    cr_assert_eq(r2.g.id, r1.g.id, "the second quick did not get the waiting game");
+    /* before its taker's join is saved, the creator's connection drops: a save, still waiting */
+    store_game away = r2.g;
+    away.seat[0].away_ms = wall_ms();
+    res s = do_save(a, &away);
+    cr_assert_eq(s.status, STORE_OK, "save: %s", store_err_name(s.status));
+    cr_assert_eq(s.g.st.status, GAME_WAITING);
+    res r3 = do_quick(b, &t2);
+    cr_assert_eq(r3.status, STORE_OK);
+    cr_assert_neq(r3.g.id, r1.g.id, "a quick game was handed out a second time");
+    cr_assert_eq(r3.g.version, 1, "the third quick should have created a game");
+}
+
+STORE_TEST(save_keeps_claim_lease, "a save that keeps the deadline leaves a claim's lease in place; a save that changes it reschedules")
+{
+    tstore *t = open_store();
+    int64_t now = wall_ms();
+    store_game g = mk_game(STORE_KIND_CREATE, 0, 1);   /* playing, a seat away */
+    g.seat[1].away_ms = now - 2000;
+    g.deadline_ms = now - 1000;
+    int64_t id = create_ok(t, &g);
+    res c = do_claim(t, now, 30000, 10);
+    cr_assert(ids_has(&c, id), "the due game was not claimed");
+    /* while the claimer works, another change of the game (the present player's
+     * connection count) is saved with the same deadline */
+    store_game cur = load_ok(t, id);
+    cur.seat[0].nholders = 1;
+    cur.seat[0].holders[0] = store_instance(t->s);
+    cur.updated_ms = now;
+    res s = do_save(t, &cur);
+    cr_assert_eq(s.status, STORE_OK, "save: %s", store_err_name(s.status));
+    c = do_claim(t, now + 1000, 30000, 10);
+    cr_assert(!ids_has(&c, id), "a save that kept the deadline handed a leased game out again");
+    c = do_claim(t, now + 31000, 30000, 10);
+    cr_assert(ids_has(&c, id), "the lease ran out and the game was not due again");
+    /* a save with another deadline does reschedule, lease or not */
+    cur = s.g;
+    cur.deadline_ms = now + 32000;
+    s = do_save(t, &cur);
+    cr_assert_eq(s.status, STORE_OK);
+    c = do_claim(t, now + 33000, 30000, 10);
+    cr_assert(ids_has(&c, id), "a save with a new deadline did not reschedule it");
+}
+
+STORE_TEST(negative_deadline_none, "a record whose deadline_ms is negative has no deadline: never claimed")
+{
+    tstore *t = open_store();
+    int64_t now = wall_ms();
+    store_game g = mk_game(STORE_KIND_CREATE, 1, 1);
+    g.deadline_ms = -5;
+    int64_t id = create_ok(t, &g);
+    res c = do_claim(t, now, 30000, 10);
+    cr_assert_eq(c.status, STORE_OK);
+    cr_assert(!ids_has(&c, id), "a negative deadline was scheduled at create");
+    store_game cur = load_ok(t, id);
+    cur.deadline_ms = -7;
+    cr_assert_eq(do_save(t, &cur).status, STORE_OK);
+    c = do_claim(t, now, 30000, 10);
+    cr_assert(!ids_has(&c, id), "a negative deadline was scheduled at save");
+}

@@ -1,7 +1,8 @@
 /* store.c -- picks a store backend and dispatches to it (see store.h), the
- * way ae.c includes one of ae_epoll.c / ae_select.c, and keeps the one piece
- * both backends need alike: the ring of answers owed while out of memory,
- * and packed records for the caches that hold many (store_packed). */
+ * way ae.c includes one of ae_epoll.c / ae_select.c, and keeps what both
+ * backends need alike: the index policy (store_index_of), the ring of
+ * answers owed while out of memory, and packed records for the caches that
+ * hold many (store_packed). */
 #include "store.h"
 #include "store_codec.h"
 
@@ -90,6 +91,41 @@ void store_subscribe(store *s, int64_t id, store_done_cb *cb, void *ud)
 }
 
 void store_unsubscribe(store *s, int64_t id) { s->be->unsubscribe(s, id); }
+
+/* ---- the index policy (store.h) ---- */
+
+/* Add inst to out's holders unless it is 0 (no instance) or there already:
+ * one process holding both seats (or a seat twice) is one set entry. */
+static void holder_add(store_index *out, uint32_t inst)
+{
+    if (inst == 0 || out->nholders >= 2 * STORE_MAX_HOLDERS)
+        return;
+    for (unsigned i = 0; i < out->nholders; i++)
+        if (out->holders[i] == inst)
+            return;
+    out->holders[out->nholders++] = inst;
+}
+
+void store_index_of(const store_game *g, store_index *out)
+{
+    memset(out, 0, sizeof(*out));
+    int waiting = g->st.status == GAME_WAITING;
+    out->open = waiting && g->kind == STORE_KIND_CREATE && store_creator_present(g);
+    out->quick = waiting && g->kind == STORE_KIND_QUICK;
+    out->finished = g->st.status == GAME_OVER;
+    /* "0 if none" (store_game); a negative time is none too, rather than a
+     * deadline due since 1970 */
+    out->deadline_ms = g->deadline_ms > 0 ? g->deadline_ms : 0;
+    if (out->finished)
+        return;
+    for (int i = 0; i < 2; i++) {
+        /* a count past the array is a record from a confused writer: read
+         * what the array holds, never beyond */
+        int nh = g->seat[i].nholders > STORE_MAX_HOLDERS ? STORE_MAX_HOLDERS : g->seat[i].nholders;
+        for (int k = 0; k < nh; k++)
+            holder_add(out, g->seat[i].holders[k]);
+    }
+}
 
 /* ---- answers owed (store.h) ---- */
 

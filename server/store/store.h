@@ -167,6 +167,42 @@ static inline int store_creator_present(const store_game *g)
     return g->seat[0].computer || g->seat[0].nholders > 0 || !g->seat[0].away_ms;
 }
 
+/* ---- the index policy: one for both backends ----
+ * What a record's index entries should be, decided from the record alone by
+ * store_index_of(). The memory backend keeps its lists and heaps by it, and
+ * the Redis backend's signature (field x, store_redis_idx.c) is this struct
+ * written out, so the two cannot drift apart again. Both backends change an
+ * entry only when its part of the policy differs from that of the record
+ * saved before (the diff Redis makes of signatures):
+ *   - open: the entry goes with the bit;
+ *   - quick: queued when the bit goes 0 -> 1 (that is, at creation), dropped
+ *     when it goes to 0 or when a quick call hands the game out; a save that
+ *     keeps the bit does not queue a game already handed out (quick: "to one
+ *     caller only");
+ *   - deadline_ms: scheduled when it changes; a save that keeps it leaves
+ *     the entry where a claim put it, so the lease holds.
+ * finished is a state, not an entry: every save while it is set restarts the
+ * expiry, so a game is readable finished_ttl_ms after its last save. (Redis
+ * also lets a waiting game expire, finished_ttl_ms after its deadline: a
+ * safety net for a shared store that no process may be left to time out.)
+ * Seat holders are part of the policy although only Redis keeps their sets
+ * (which instance must hear of a game when another dies, store_events'
+ * orphaned): the memory store is one instance, gone with the store. */
+typedef struct store_index {
+    uint8_t open;                /* on the open list: waiting, STORE_KIND_CREATE and
+                                  * store_creator_present() */
+    uint8_t quick;               /* a waiting STORE_KIND_QUICK game, present or not */
+    uint8_t finished;            /* over: the finished-game expiry applies */
+    uint8_t nholders;            /* entries in holders */
+    int64_t deadline_ms;         /* to schedule; 0 none (also for deadline_ms <= 0) */
+    /* the distinct non-zero instances holding either seat, in seat order; none
+     * once the game is over (there is nothing left to hand over) */
+    uint32_t holders[2 * STORE_MAX_HOLDERS];
+} store_index;
+
+/* Fill *out from g alone: pure, no store needed. */
+void store_index_of(const store_game *g, store_index *out);
+
 /* A record packed small, for what keeps many of them (the memory backend's
  * games, the manager's room caches): the store's own record format
  * (store_codec.c), a few hundred bytes for a waiting game where a store_game
@@ -203,9 +239,9 @@ void store_game_load(store *s, int64_t id, store_game_cb *cb, void *ud);
 /* Write g if the stored version is still g->version; the stored record
  * becomes version g->version + 1 and is published. On STORE_ECONFLICT cb
  * gets the current record. The store also keeps its indexes in step with
- * the record in the same atomic step: drops the game from the open list and
- * matchmaking queue once it is not waiting, schedules g->deadline_ms, and
- * starts the finished-game expiry once it is over. */
+ * the record, by store_index_of() (above): drops the game from the open list
+ * and matchmaking queue once it is not waiting, schedules g->deadline_ms
+ * when it changed, and (re)starts the finished-game expiry while it is over. */
 void store_game_save(store *s, const store_game *g, store_game_cb *cb, void *ud);
 
 /* Matchmaking, atomic across processes: take the oldest waiting
@@ -223,9 +259,10 @@ void store_game_quick(store *s, const store_game *tmpl, store_game_cb *cb, void 
 void store_open_list(store *s, size_t max, store_list_cb *cb, void *ud);
 
 /* Claim games whose deadline_ms <= now_ms, at most max. A claimed game is not
- * handed out again for lease_ms, so exactly one process handles it; the
- * claimer loads it, applies the timeout, and saves (which sets the next
- * deadline or none). */
+ * handed out again for lease_ms, so exactly one process handles it (other
+ * saves meanwhile that keep its deadline do not end the lease); the claimer
+ * loads it, applies the timeout, and saves (which sets the next deadline or
+ * none). */
 void store_claim_due(store *s, int64_t now_ms, int64_t lease_ms, size_t max,
                      store_ids_cb *cb, void *ud);
 

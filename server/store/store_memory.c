@@ -7,7 +7,8 @@
  * it walks with Redis, where every answer arrives later. Deadlines and
  * expiries sit in two binary min-heaps with lazy deletion: an entry is live
  * only while it matches the game's current value, so re-scheduling is a push
- * and never a search. */
+ * and never a search. What each index should hold is store_index_of()'s
+ * (store.c), the same policy the Redis backend writes as its signature. */
 #include "store.h"
 
 #include <inttypes.h>
@@ -37,9 +38,13 @@ typedef struct mem_game {
      * Unpacked for each load, repacked for each save (well under a
      * microsecond each). */
     store_packed rec;
-    int64_t idx_deadline;        /* the deadline index' score, 0 if not indexed */
+    int64_t idx_deadline;        /* the deadline index' score (a claim's lease end), 0 none */
+    /* the record's store_index deadline and quick bit as last indexed: what a
+     * save compares with, as Redis compares signatures (store.h) */
+    int64_t deadline;
     int64_t expire_at;           /* ms, 0 = keep */
-    int listed;                  /* on open_list (1) or quick queue (2), 0 neither */
+    uint8_t listed;              /* on open_list (1) or quick queue (2), 0 neither */
+    uint8_t quick;
     struct mem_game *prev, *next;/* open list / quick queue links */
     UT_hash_handle hh;
 } mem_game;
@@ -310,30 +315,35 @@ static int reindex_reserve(mem_store *m)
 }
 
 /* Bring every index in step with g, mg's record: the one atomic step of a
- * save. Allocates nothing once reindex_reserve() succeeded. */
+ * save. Each entry follows its part of store_index_of(g) when that part
+ * changed (store.h). Allocates nothing once reindex_reserve() succeeded. */
 static void reindex(mem_store *m, mem_game *mg, const store_game *g)
 {
-    if (g->st.status != GAME_WAITING)
+    store_index ix;
+    store_index_of(g, &ix);
+    /* nothing but a save takes a game off the open list: being on it is the
+     * bit of the record before */
+    if (ix.open && !mg->listed)
+        open_insert(m, mg);
+    else if (!ix.open && mg->listed == 1)
         unlist(m, mg);
-    else if (g->kind == STORE_KIND_CREATE) {
-        int present = store_creator_present(g);
-        if (present && !mg->listed)
-            open_insert(m, mg);
-        else if (!present && mg->listed)
-            unlist(m, mg);
-    } else if (!mg->listed && g->kind == STORE_KIND_QUICK) {
+    if (!ix.quick && mg->listed == 2)
+        unlist(m, mg);
+    else if (ix.quick && !mg->quick && !mg->listed) {
         DL_APPEND(m->quick_head, mg);
         mg->listed = 2;
     }
-    if (g->deadline_ms != mg->idx_deadline) {
-        mg->idx_deadline = g->deadline_ms;
-        if (g->deadline_ms)
-            heap_push(&m->deadlines, g->deadline_ms, g->id);
+    mg->quick = ix.quick;
+    if (ix.deadline_ms != mg->deadline) {
+        mg->deadline = mg->idx_deadline = ix.deadline_ms;
+        if (ix.deadline_ms)
+            heap_push(&m->deadlines, ix.deadline_ms, g->id);
     }
-    if (g->st.status == GAME_OVER && !mg->expire_at) {
-        mg->expire_at = now_ms(m) + m->finished_ttl_ms;
+    /* readable finished_ttl_ms after its last save, as save.lua's PEXPIRE
+     * makes it on Redis; the older heap entry goes stale */
+    mg->expire_at = ix.finished ? now_ms(m) + m->finished_ttl_ms : 0;
+    if (mg->expire_at)
         heap_push(&m->expiries, mg->expire_at, g->id);
-    }
 }
 
 static void game_free(mem_store *m, mem_game *mg)
@@ -596,9 +606,13 @@ static void mem_deadline_reset(store *s, const store_game *g, store_done_cb *cb,
         return;
     }
     if (mg && mg->version == g->version) {
-        mg->idx_deadline = g->deadline_ms;
-        if (g->deadline_ms)
-            heap_push(&m->deadlines, g->deadline_ms, g->id);
+        /* the entry only, as on Redis: the record (what a save compares
+         * with) is unchanged */
+        store_index ix;
+        store_index_of(g, &ix);
+        mg->idx_deadline = ix.deadline_ms;
+        if (ix.deadline_ms)
+            heap_push(&m->deadlines, ix.deadline_ms, g->id);
     }
     done_reply(m, cb, ud, mg ? STORE_OK : STORE_ENOTFOUND);
 }

@@ -1,9 +1,10 @@
 /* store_redis_idx.c -- the indexes of the Redis backend: the open list, the
  * quick queue, the deadline buckets and the per-instance game sets. They
  * live in other slots than the games, so no script touches both:
- *   - a record carries its index signature (field x, idx_sig), and save.lua
- *     hands back the old one only when it differs, so an ordinary move sends
- *     no index command at all;
+ *   - a record carries its index signature (field x, idx_sig): its
+ *     store_index_of() (store.c, the policy the memory backend keeps too)
+ *     written out; save.lua hands back the old one only when it differs, so
+ *     an ordinary move sends no index command at all;
  *   - idx_apply() turns the difference into commands, sent after the save;
  *   - readers (open list, claim, quick) check each entry against the record
  *     and drop stale ones: a crash between save and index leaves no ghost;
@@ -25,40 +26,26 @@
 
 #define SWEEP_COUNT 100
 
-typedef struct sig {
-    int o, q;
-    int64_t d;
-    uint32_t h[2 * STORE_MAX_HOLDERS];
-    int nh;
-} sig;
-
+/* The signature format, "o<0|1> q<0|1> d<deadline> h<i,j,..>", is the one
+ * records have carried since the indexes became hints, so a record written
+ * by an older process reads the same. It leaves out store_index' finished:
+ * the expiry is save.lua's PEXPIRE from the record's status (rs_ttl_of),
+ * not an index entry to add or remove. At most 8 holders of 10 digits: within
+ * the 128 bytes of rop's sig. */
 size_t idx_sig(const store_game *g, char *out, size_t n)
 {
-    int waiting = g->st.status == GAME_WAITING;
-    int o = waiting && g->kind == STORE_KIND_CREATE && store_creator_present(g);
-    int q = waiting && g->kind == STORE_KIND_QUICK;
-    size_t len = (size_t)snprintf(out, n, "o%d q%d d%" PRId64 " h", o, q,
-                                  g->deadline_ms > 0 ? g->deadline_ms : 0);
-    uint32_t seen[2 * STORE_MAX_HOLDERS];
-    int nseen = 0;
-    for (int i = 0; g->st.status != GAME_OVER && i < 2; i++) {
-        int nh = g->seat[i].nholders > STORE_MAX_HOLDERS ? STORE_MAX_HOLDERS : g->seat[i].nholders;
-        for (int k = 0; k < nh; k++) {
-            uint32_t inst = g->seat[i].holders[k];
-            int dup = inst == 0;
-            for (int j = 0; j < nseen && !dup; j++)
-                dup = seen[j] == inst;
-            if (dup)
-                continue;
-            seen[nseen++] = inst;
-            len += (size_t)snprintf(out + len, n - len, "%s%u", nseen > 1 ? "," : "", inst);
-        }
-    }
+    store_index ix;
+    store_index_of(g, &ix);
+    size_t len = (size_t)snprintf(out, n, "o%d q%d d%" PRId64 " h", ix.open, ix.quick,
+                                  ix.deadline_ms);
+    for (unsigned i = 0; i < ix.nholders && len < n; i++)
+        len += (size_t)snprintf(out + len, n - len, "%s%" PRIu32, i ? "," : "", ix.holders[i]);
     return len;
 }
 
-/* A signature read back from Redis: hostile, every number range-checked. */
-static int sig_parse(const char *p, size_t len, sig *out)
+/* A signature read back from Redis: hostile, every number range-checked.
+ * Gives the store_index it was written from, finished left 0. */
+static int sig_parse(const char *p, size_t len, store_index *out)
 {
     char b[128];
     memset(out, 0, sizeof(*out));
@@ -67,17 +54,19 @@ static int sig_parse(const char *p, size_t len, sig *out)
     memcpy(b, p, len);
     b[len] = '\0';
     long long d;
-    int used = 0;
-    if (sscanf(b, "o%d q%d d%lld h%n", &out->o, &out->q, &d, &used) != 3 || used <= 0 ||
-        (out->o != 0 && out->o != 1) || (out->q != 0 && out->q != 1) || d < 0)
+    int o, q, used = 0;
+    if (sscanf(b, "o%d q%d d%lld h%n", &o, &q, &d, &used) != 3 || used <= 0 ||
+        (o != 0 && o != 1) || (q != 0 && q != 1) || d < 0)
         return -1;
-    out->d = d;
+    out->open = (uint8_t)o;
+    out->quick = (uint8_t)q;
+    out->deadline_ms = d;
     for (const char *h = b + used; *h;) {
         char *end;
         unsigned long v = strtoul(h, &end, 10);
-        if (end == h || v == 0 || v > UINT32_MAX || out->nh >= 2 * STORE_MAX_HOLDERS)
+        if (end == h || v == 0 || v > UINT32_MAX || out->nholders >= 2 * STORE_MAX_HOLDERS)
             return -1;
-        out->h[out->nh++] = (uint32_t)v;
+        out->holders[out->nholders++] = (uint32_t)v;
         h = *end == ',' ? end + 1 : end;
         if (*end && *end != ',')
             return -1;
@@ -85,10 +74,10 @@ static int sig_parse(const char *p, size_t len, sig *out)
     return 0;
 }
 
-static int has(const sig *s, uint32_t h)
+static int has(const store_index *s, uint32_t h)
 {
-    for (int i = 0; i < s->nh; i++)
-        if (s->h[i] == h)
+    for (unsigned i = 0; i < s->nholders; i++)
+        if (s->holders[i] == h)
             return 1;
     return 0;
 }
@@ -119,7 +108,7 @@ static void idx_cmd(rop *op, const char *key, int argc, const char **argv)
 void idx_apply(rop *op, int64_t id, const char *old, size_t oldlen, const char *new_sig)
 {
     store_redis *s = op->s;
-    sig o = {0}, n;
+    store_index o = {0}, n;
     int known = old != NULL;
     if (known && oldlen > 0 && sig_parse(old, oldlen, &o) != 0)
         known = 0;
@@ -130,38 +119,38 @@ void idx_apply(rop *op, int64_t id, const char *old, size_t oldlen, const char *
     char key[KEY_MAX], ids[24], num[24];
     snprintf(ids, sizeof ids, "%" PRId64, id);
     op->left = 1;   /* held until every command below is out */
-    if (n.o != o.o || !known) {
+    if (n.open != o.open || !known) {
         rs_key_open(s, key, sizeof key);
-        if (n.o)
+        if (n.open)
             idx_cmd(op, key, 4, (const char *[]){"ZADD", key, ids, ids});
         else
             idx_cmd(op, key, 3, (const char *[]){"ZREM", key, ids});
     }
-    if (n.q != o.q || !known) {
+    if (n.quick != o.quick || !known) {
         rs_key_quick(s, key, sizeof key);
-        if (n.q && known)   /* added at creation only: see the top of this file */
+        if (n.quick && known)   /* added at creation only: see the top of this file */
             idx_cmd(op, key, 4, (const char *[]){"ZADD", key, ids, ids});
-        else if (!n.q)
+        else if (!n.quick)
             idx_cmd(op, key, 3, (const char *[]){"ZREM", key, ids});
     }
-    if (n.d != o.d || !known) {
+    if (n.deadline_ms != o.deadline_ms || !known) {
         rs_key_deadline(s, key, sizeof key, (unsigned)(id % DL_BUCKETS));
-        snprintf(num, sizeof num, "%" PRId64, n.d);
-        if (n.d)
+        snprintf(num, sizeof num, "%" PRId64, n.deadline_ms);
+        if (n.deadline_ms)
             idx_cmd(op, key, 4, (const char *[]){"ZADD", key, num, ids});
-        else if (known ? o.d != 0 : 1)
+        else if (known ? o.deadline_ms != 0 : 1)
             idx_cmd(op, key, 3, (const char *[]){"ZREM", key, ids});
     }
-    for (int i = 0; known && i < o.nh; i++) {
-        if (has(&n, o.h[i]))
+    for (unsigned i = 0; known && i < o.nholders; i++) {
+        if (has(&n, o.holders[i]))
             continue;
-        rs_key_inst(s, key, sizeof key, o.h[i]);
+        rs_key_inst(s, key, sizeof key, o.holders[i]);
         idx_cmd(op, key, 3, (const char *[]){"SREM", key, ids});
     }
-    for (int i = 0; i < n.nh; i++) {
-        if (known && has(&o, n.h[i]))
+    for (unsigned i = 0; i < n.nholders; i++) {
+        if (known && has(&o, n.holders[i]))
             continue;
-        rs_key_inst(s, key, sizeof key, n.h[i]);
+        rs_key_inst(s, key, sizeof key, n.holders[i]);
         idx_cmd(op, key, 3, (const char *[]){"SADD", key, ids});
     }
     if (--op->left == 0)
@@ -169,6 +158,15 @@ void idx_apply(rop *op, int64_t id, const char *old, size_t oldlen, const char *
 }
 
 /* ---- open list ------------------------------------------------------------------- */
+
+/* whether a record read for its open-list entry belongs there: the policy's
+ * answer, the one the entry was written from */
+static int listable(const store_game *g)
+{
+    store_index ix;
+    store_index_of(g, &ix);
+    return ix.open;
+}
 
 static void list_finish(rop *op)
 {
@@ -196,8 +194,7 @@ static void list_get(rcl *c, int st, redisReply *r, int sent, void *priv)
         if (st != RCL_OK || !r || r->type == REDIS_REPLY_ERROR) {
             op->tries = 1;
         } else if (rs_reply_is_str(r) && rec_decode(r->str, r->len, &g) == 0 && g.id == id &&
-                   g.st.status == GAME_WAITING && g.kind == STORE_KIND_CREATE &&
-                   store_creator_present(&g)) {
+                   listable(&g)) {
             rs_seen_id(s, id);
             op->ok[p->i] = 1;
             op->found[p->i] = (store_open_game){g.id, g.created_ms, ""};
@@ -436,21 +433,21 @@ static void sweep_sig(rcl *c, int st, redisReply *r, int sent, void *priv)
     (void)c; (void)sent;
     sweep_req *q = priv;
     store_redis *s = q->s;
-    sig g;
+    store_index g;
     if (st == RCL_OK && rs_reply_is_str(r) && sig_parse(r->str, r->len, &g) == 0 && !s->closing) {
         char key[KEY_MAX], ids[24], num[24];
         snprintf(ids, sizeof ids, "%" PRId64, q->id);
-        if (g.o) {
+        if (g.open) {
             rs_key_open(s, key, sizeof key);
             sweep_send(s, key, 5, (const char *[]){"ZADD", key, "NX", ids, ids});
         }
-        if (g.d) {
+        if (g.deadline_ms) {
             rs_key_deadline(s, key, sizeof key, (unsigned)(q->id % DL_BUCKETS));
-            snprintf(num, sizeof num, "%" PRId64, g.d);
+            snprintf(num, sizeof num, "%" PRId64, g.deadline_ms);
             sweep_send(s, key, 5, (const char *[]){"ZADD", key, "NX", num, ids});
         }
-        for (int i = 0; i < g.nh; i++) {
-            rs_key_inst(s, key, sizeof key, g.h[i]);
+        for (unsigned i = 0; i < g.nholders; i++) {
+            rs_key_inst(s, key, sizeof key, g.holders[i]);
             sweep_send(s, key, 3, (const char *[]){"SADD", key, ids});
         }
     }
