@@ -1,5 +1,6 @@
-/* redis_cluster.h -- a small Redis Cluster client on hiredis 0.14's async API
- * and the caller's libuv loop: the slot map, one connection per primary,
+/* redis_cluster.h -- a small Redis Cluster client on the caller's libuv loop,
+ * its connections our own (redis_link.h: hiredis' reply parser, not its async
+ * API, which aborts on an unasked reply): the slot map, one connection per primary,
  * routing by key or slot, MOVED / ASK / TRYAGAIN / CLUSTERDOWN, per-command
  * time-outs. A plain (non-cluster) redis-server works through the same API as
  * "a cluster of one". Sharded pub/sub lives in redis_sub.h on top of this.
