@@ -397,26 +397,24 @@ void gm_start_computer(gm *g, gm_room *room, const store_game *rec)
 
 /* ---- presence and time ---------------------------------------------------------------- */
 
-static int mut_leave(gm_op *op, store_game *rec)
+/* a seat's presence: the last local connection left it, or we hold it again */
+static const gm_op_kind kind_leave, kind_present;
+
+static int mut_presence(gm_op *op, store_game *rec)
 {
     gm_ctx cx = ctx_of(op);
-    return gm_rule_leave(&cx, args_as(op, GM_ARGS_MARK)->u.mark, rec);
+    uint8_t mark = args_as(op, GM_ARGS_MARK)->u.mark;
+    return op->kind == &kind_leave ? gm_rule_leave(&cx, mark, rec)
+                                   : gm_rule_present(&cx, mark, rec);
 }
 
-static const gm_op_kind kind_leave = {"leave", NULL, mut_leave, NULL, NULL, 0};
+static const gm_op_kind kind_leave = {"leave", NULL, mut_presence, NULL, NULL, 0};
+static const gm_op_kind kind_present = {"present", NULL, mut_presence, NULL, NULL, 0};
 
 void gm_start_leave(gm *g, gm_room *room, uint8_t mark)
 {
     start_for_seat(g, &kind_leave, room, mark);
 }
-
-static int mut_present(gm_op *op, store_game *rec)
-{
-    gm_ctx cx = ctx_of(op);
-    return gm_rule_present(&cx, args_as(op, GM_ARGS_MARK)->u.mark, rec);
-}
-
-static const gm_op_kind kind_present = {"present", NULL, mut_present, NULL, NULL, 0};
 
 void gm_start_present(gm *g, gm_room *room, uint8_t mark)
 {

@@ -50,9 +50,7 @@
 #define COUNT_MAX 100000
 #define DOUBT_MAX_MS 30000
 #define FENCE_TTL_MS 600000
-#define CONFIRM_MAX_MS 5000
 #define QUICK_TRIES 32
-#define LIST_SLACK 16
 
 const char *const rs_script_name[SC_COUNT] = {"alloc_id", "create", "save", "reset",
     "claim", "resolve", "resolve_id", "beat", "reap", "take", "bye", "qpush"};
@@ -284,47 +282,6 @@ void rs_do_alloc(rop *op)
     rs_arg_str(op, s->epoch);
     rs_arg_i64(op, s->max_id);
     rs_send_or_fail(op, op->key);
-}
-
-void rs_unlisten(rop *op)
-{
-    store_redis *s = op->s;
-    if (op->subbed && s->rs && !s->closing) {
-        char ch[KEY_MAX];
-        int n = rs_key_chan(s, ch, sizeof ch, op->id);
-        (void)rsub_unsubscribe(s->rs, ch, (size_t)n);
-    }
-    op->subbed = 0;
-}
-
-void rs_do_listen(rop *op, int64_t id)
-{
-    store_redis *s = op->s;
-    char ch[KEY_MAX];
-    rs_unlisten(op);   /* after TTTEXISTS: the id before was skipped */
-    op->id = id;
-    int n = rs_key_chan(s, ch, sizeof ch, id);
-    int rc = s->rs ? rsub_subscribe(s->rs, ch, (size_t)n) : RCL_ECLOSED;
-    if (rc != 0) {
-        rs_op_done(op, rc == RCL_ENOMEM ? STORE_ENOMEM : STORE_EUNAVAIL, NULL, NULL, 0);
-        return;
-    }
-    op->subbed = 1;
-    if (rsub_is_subscribed(s->rs, ch, (size_t)n)) {
-        rs_do_create(op, id);
-        return;
-    }
-    /* the reply callback releases it; the confirmations list keeps it */
-    op->phase = P_LISTEN;
-    rs_ol_unlink(&s->live, op);
-    op->t_sub = uv_now(s->loop);
-    rs_ol_append(&s->confirms, op, W_CONFIRM);
-}
-
-void rs_on_confirmed(rop *op)
-{
-    rs_ol_append(&op->s->live, op, W_LIVE);
-    rs_do_create(op, op->id);
 }
 
 void rs_do_create(rop *op, int64_t id)

@@ -1,7 +1,7 @@
 /* store_redis_api.c -- the Redis backend's face: store_open/close, the idle
- * turn that answers deferred ops, the tick (heartbeat, doubts, sweep),
- * subscriptions over redis_sub.h, the fanned-out reads (open list, due
- * deadlines) and the backend table. The steps of the single-game ops are in
+ * turn that answers deferred ops, the tick (heartbeat, doubts, sweep), the
+ * fanned-out reads (open list, due deadlines) and the backend table; its
+ * subscriptions are in store_redis_sub.c. The steps of the single-game ops are in
  * store_redis.c, the layout of keys at its top. */
 #include "store_redis_int.h"
 
@@ -21,9 +21,7 @@
 #define DAY_MS (24LL * 3600 * 1000)
 #define TICK_MS 1000
 #define COUNT_MAX 100000
-#define CONFIRM_MAX_MS 30000
 #define BYE_TIMEOUT_MS 1000
-#define LIST_SLACK 16
 
 static void set_err(char *err, size_t errlen, const char *msg)
 {
@@ -85,85 +83,6 @@ static void on_map(rcl *c, void *ud)
                  : "a single Redis (run as a cluster of one)", s->seeds);
     }
     rs_health_update(s);
-}
-
-/* ---- pub/sub ---------------------------------------------------------------------- */
-
-static void on_message(rsub *rs, const char *ch, size_t chlen, const char *msg, size_t len,
-                       void *ud)
-{
-    (void)rs;
-    store_redis *s = ud;
-    store_game g;
-    int64_t id = rs_chan_to_id(s, ch, chlen);
-    if (s->closing || id <= 0)
-        return;
-    if (rec_decode(msg, len, &g) != 0 || g.id != id) {
-        log_warn("redis: unreadable record published for game %" PRId64, id);
-        return;
-    }
-    rs_seen_id(s, g.id);
-    if (s->ev.published)
-        s->ev.published(s->ev.ud, &g);
-}
-
-static void confirm(store_redis *s, int64_t id)
-{
-    for (rop *op = s->confirms.head; op; op = op->next) {
-        if (op->id == id) {
-            rs_ol_unlink(&s->confirms, op);
-            if (op->type == OP_SUB) {
-                rs_op_done(op, STORE_OK, NULL, NULL, 0);
-                rs_op_release(op);
-            } else {
-                rs_on_confirmed(op);   /* a create listening before it writes */
-            }
-            return;
-        }
-    }
-}
-
-/* A channel confirmed again after a loss (failover, slot moved): records
- * saved meanwhile were missed, so the game is read again and published. */
-static void on_sub_event(rsub *rs, const char *ch, size_t chlen, int ev, void *ud)
-{
-    (void)rs;
-    store_redis *s = ud;
-    int64_t id = rs_chan_to_id(s, ch, chlen);
-    if (id <= 0 || s->closing)
-        return;
-    if (ev != RSUB_EV_SUBSCRIBED)
-        log_info("redis: game %" PRId64 ": subscription %s", id,
-                 ev == RSUB_EV_LOST ? "lost (a node went away or the slot moved)"
-                                    : "restored: reading the game again");
-    if (ev == RSUB_EV_SUBSCRIBED || ev == RSUB_EV_RESUBSCRIBED)
-        confirm(s, id);
-    if (ev == RSUB_EV_RESUBSCRIBED) {
-        rop *op = rs_op_new(s, OP_INTERNAL, NULL);
-        if (!op)
-            return;
-        op->id = id;
-        rs_do_get(op, P_RELOAD);
-        rs_op_release(op);
-    }
-}
-
-static void confirms_expire(store_redis *s)
-{
-    uint64_t now = uv_now(s->loop);
-    rop *op = s->confirms.head;
-    while (op) {
-        rop *next = op->next;
-        if (now - op->t_sub >= CONFIRM_MAX_MS) {
-            char ch[KEY_MAX];
-            int n = rs_key_chan(s, ch, sizeof ch, op->id);
-            (void)rsub_unsubscribe(s->rs, ch, (size_t)n);   /* not kept: see redis_subscribe */
-            op->subbed = 0;   /* a create's, ended just above */
-            rs_ol_unlink(&s->confirms, op);
-            rs_dq_push(op, STORE_EUNAVAIL);
-        }
-        op = next;
-    }
 }
 
 /* ---- close ---------------------------------------------------------------------------- */
@@ -253,7 +172,7 @@ static void tick_cb(uv_timer_t *t)
         presence_bye_done(s);
         return;
     }
-    confirms_expire(s);
+    rs_confirms_expire(s);
     rs_doubts_tick(s);
     presence_tick(s);
     idx_sweep_step(s);
@@ -447,7 +366,7 @@ static store *redis_open(uv_loop_t *loop, const store_options *opts, const store
         goto fail;
     }
     s->rcl_open = 1;
-    if (!(s->rs = rsub_open(s->rc, on_message, on_sub_event, s))) {
+    if (!(s->rs = rsub_open(s->rc, rs_on_message, rs_on_sub_event, s))) {
         set_err(err, errlen, "out of memory");
         rcl_close(s->rc, NULL, NULL);
         goto fail;
@@ -476,25 +395,9 @@ static uint32_t redis_instance(const store *st) { return ((const store_redis *)s
 static double redis_latency_ms(const store *st) { return ((const store_redis *)st)->latency_ms; }
 static uint64_t redis_lost_count(const store *st) { return ((const store_redis *)st)->lost_count; }
 
-/* a new op, or the ENOMEM answer owed when there is no memory for one */
-static rop *op_begin(store_redis *s, int type, store_cb cb, void *ud)
-{
-    rop *op = rs_op_new(s, type, ud);
-    if (!op) {
-        rs_fail_push(s, type, cb, ud);
-        return NULL;
-    }
-    op->cb = cb;
-    if (s->closing) {
-        rs_dq_push(op, STORE_ECLOSED);
-        return NULL;
-    }
-    return op;
-}
-
 static void redis_create(store *st, const store_game *g, store_game_cb *cb, void *ud)
 {
-    rop *op = op_begin((store_redis *)st, OP_CREATE, (store_cb){.game = cb}, ud);
+    rop *op = rs_op_begin((store_redis *)st, OP_CREATE, (store_cb){.game = cb}, ud);
     if (!op)
         return;
     op->g = *g;
@@ -503,7 +406,7 @@ static void redis_create(store *st, const store_game *g, store_game_cb *cb, void
 
 static void redis_quick(store *st, const store_game *tmpl, store_game_cb *cb, void *ud)
 {
-    rop *op = op_begin((store_redis *)st, OP_QUICK, (store_cb){.game = cb}, ud);
+    rop *op = rs_op_begin((store_redis *)st, OP_QUICK, (store_cb){.game = cb}, ud);
     if (!op)
         return;
     op->g = *tmpl;
@@ -515,7 +418,7 @@ static void redis_quick(store *st, const store_game *tmpl, store_game_cb *cb, vo
  * id can exist: ENOTFOUND) */
 static rop *op_begin_game(store_redis *s, int type, store_cb cb, void *ud, int64_t id)
 {
-    rop *op = op_begin(s, type, cb, ud);
+    rop *op = rs_op_begin(s, type, cb, ud);
     if (!op)
         return NULL;
     op->id = id;
@@ -579,7 +482,7 @@ static void redis_deadline_reset(store *st, const store_game *g, store_done_cb *
 
 static void redis_open_list(store *st, size_t max, store_list_cb *cb, void *ud)
 {
-    rop *op = op_begin((store_redis *)st, OP_LIST, (store_cb){.list = cb}, ud);
+    rop *op = rs_op_begin((store_redis *)st, OP_LIST, (store_cb){.list = cb}, ud);
     if (!op)
         return;
     if (max == 0) {
@@ -593,7 +496,7 @@ static void redis_open_list(store *st, size_t max, store_list_cb *cb, void *ud)
 static void redis_claim_due(store *st, int64_t now_ms, int64_t lease_ms, size_t max,
                             store_ids_cb *cb, void *ud)
 {
-    rop *op = op_begin((store_redis *)st, OP_CLAIM, (store_cb){.ids = cb}, ud);
+    rop *op = rs_op_begin((store_redis *)st, OP_CLAIM, (store_cb){.ids = cb}, ud);
     if (!op)
         return;
     if (max == 0) {
@@ -602,55 +505,6 @@ static void redis_claim_due(store *st, int64_t now_ms, int64_t lease_ms, size_t 
     }
     op->max = max > COUNT_MAX ? COUNT_MAX : max;
     idx_claim(op, now_ms, lease_ms > 0 ? lease_ms : 0);
-}
-
-/* cb(STORE_OK) once Redis confirms. A subscription not confirmed within
- * CONFIRM_MAX_MS is dropped (EUNAVAIL): the caller subscribes again after
- * health(1). Confirmed ones survive failovers and moved slots (redis_sub). */
-static void redis_subscribe(store *st, int64_t id, store_done_cb *cb, void *ud)
-{
-    store_redis *s = (store_redis *)st;
-    rop *op = op_begin(s, OP_SUB, (store_cb){.done = cb}, ud);
-    if (!op)
-        return;
-    op->id = id;
-    if (id <= 0) {
-        rs_dq_push(op, STORE_EINVAL);
-        return;
-    }
-    if (!s->up) {
-        rs_dq_push(op, STORE_EUNAVAIL);
-        return;
-    }
-    int n = rs_key_chan(s, op->chan, sizeof op->chan, id);
-    int rc = rsub_subscribe(s->rs, op->chan, (size_t)n);
-    if (rc != 0) {
-        rs_dq_push(op, rc == RCL_ENOMEM ? STORE_ENOMEM : STORE_EUNAVAIL);
-        return;
-    }
-    if (rsub_is_subscribed(s->rs, op->chan, (size_t)n)) {
-        rs_dq_push(op, STORE_OK);
-        return;
-    }
-    rs_ol_unlink(&s->live, op);
-    op->t_sub = uv_now(s->loop);
-    rs_ol_append(&s->confirms, op, W_CONFIRM);
-}
-
-static void redis_unsubscribe(store *st, int64_t id)
-{
-    store_redis *s = (store_redis *)st;
-    char ch[KEY_MAX];
-    if (s->closing || !s->rs)
-        return;
-    int n = rs_key_chan(s, ch, sizeof ch, id);
-    (void)rsub_unsubscribe(s->rs, ch, (size_t)n);
-    for (rop *op = s->confirms.head; op; op = op->next)
-        if (op->id == id && op->type == OP_SUB) {   /* unsubscribed before Redis confirmed: answer it anyway */
-            rs_ol_unlink(&s->confirms, op);
-            rs_dq_push(op, STORE_OK);
-            break;
-        }
 }
 
 static void redis_stats(const store *st, store_stats *out)
@@ -695,8 +549,8 @@ const store_backend store_redis_backend = {
     .open_list = redis_open_list,
     .claim_due = redis_claim_due,
     .deadline_reset = redis_deadline_reset,
-    .subscribe = redis_subscribe,
-    .unsubscribe = redis_unsubscribe,
+    .subscribe = rs_subscribe,
+    .unsubscribe = rs_unsubscribe,
     .lost_count = redis_lost_count,
     .stats = redis_stats,
 };

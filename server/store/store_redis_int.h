@@ -6,6 +6,7 @@
  *   store_redis_api.c       open/close, the tick, pub/sub, list, claim, the table
  *   store_redis_idx.c       the indexes: the signature diff after a save, sweep
  *   store_redis_presence.c  instance id, heartbeat, epoch, dead instances, bye
+ *   store_redis_sub.c       subscriptions: messages, confirmations, a create's wait
  * Not a public header: only these files include it. */
 #ifndef STORE_REDIS_INT_H
 #define STORE_REDIS_INT_H
@@ -150,6 +151,9 @@ struct store_redis {
 
 /* ---- store_redis.c: op life cycle, the steps of the game ops ---- */
 rop *rs_op_new(store_redis *s, int type, void *ud);
+/* a new op for the caller's cb, or NULL when it is answered already (the
+ * ENOMEM owed when there is no memory for one, ECLOSED after close) */
+rop *rs_op_begin(store_redis *s, int type, store_cb cb, void *ud);
 void rs_op_done(rop *op, int status, const store_game *g, const void *arr, size_t n);
 void rs_op_release(rop *op);
 void rs_ol_append(oplist *l, rop *op, int where);
@@ -231,6 +235,14 @@ void idx_claim(rop *op, int64_t now_ms, int64_t lease_ms);
 unsigned rs_node_slots(const store_redis *s, unsigned *out, unsigned max);
 /* One step of the sweep (from the tick). */
 void idx_sweep_step(store_redis *s);
+
+/* ---- store_redis_sub.c ---- */
+void rs_on_message(rsub *rs, const char *ch, size_t chlen, const char *msg, size_t len, void *ud);
+void rs_on_sub_event(rsub *rs, const char *ch, size_t chlen, int ev, void *ud);
+/* from the tick: drop subscriptions Redis never confirmed (EUNAVAIL) */
+void rs_confirms_expire(store_redis *s);
+void rs_subscribe(store *st, int64_t id, store_done_cb *cb, void *ud);
+void rs_unsubscribe(store *st, int64_t id);
 
 /* ---- store_redis_presence.c ---- */
 void presence_tick(store_redis *s);

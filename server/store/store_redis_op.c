@@ -66,6 +66,22 @@ rop *rs_op_new(store_redis *s, int type, void *ud)
     return op;
 }
 
+/* a new op, or the ENOMEM answer owed when there is no memory for one */
+rop *rs_op_begin(store_redis *s, int type, store_cb cb, void *ud)
+{
+    rop *op = rs_op_new(s, type, ud);
+    if (!op) {
+        rs_fail_push(s, type, cb, ud);
+        return NULL;
+    }
+    op->cb = cb;
+    if (s->closing) {
+        rs_dq_push(op, STORE_ECLOSED);
+        return NULL;
+    }
+    return op;
+}
+
 void rs_op_release(rop *op)
 {
     if (op->completed && op->refs == 0 && op->where == W_NONE)
