@@ -48,13 +48,24 @@ void gm_reply_error(gm *g, gm_conn *c, const proto_id *id, proto_err e, const ch
     gm_send_block(g, c, proto_encode_error(id, e, text, MSG_HEADROOM, &len), &len);
 }
 
+_Static_assert(PROTO_STATE_MAX <= MSG_SMALL, "a state must fit a reused msg block");
+
+/* Into a msg_new() block, which is reused: a move allocates nothing here. */
 msg *gm_state_msg(const store_game *r)
 {
     proto_state ps = {r->id, &r->st, {gm_seat_view(r, 0), gm_seat_view(r, 1)}};
     proto_state_more more = {{gm_name_view(r, 0), gm_name_view(r, 1)}, {0}, r->times};
     gm_series_of(r, more.series);
-    size_t len = 0;
-    return msg_wrap(proto_encode_state_full(&ps, &more, MSG_HEADROOM, &len), &len);
+    msg *m = msg_new(PROTO_STATE_MAX);
+    if (!m)
+        return NULL;
+    size_t len = proto_encode_state_to(&ps, &more, (char *)msg_data(m), PROTO_STATE_MAX);
+    if (len == 0) {
+        msg_unref(m);
+        return NULL;
+    }
+    m->len = (uint32_t)len;
+    return m;
 }
 
 /* ---- connections and members ------------------------------------------------------ */

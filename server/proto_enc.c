@@ -174,12 +174,12 @@ char *proto_encode_error(const proto_id *id, proto_err code, const char *message
 
 /* ---- The state encoder, by hand ----------------------------------------- */
 
-/* The longest state of version 1 is about 230 bytes: a 20-digit game_id,
- * nine moves, "abandon", a line and two "connected" seats. The additions
- * add at most about 420: two names of 96 bytes (24 code points, or 48 bytes
- * when every one is a quote or a backslash that needs escaping), four
- * 10-digit counts and nine 10-digit times. */
-#define PROTO_STATE_MAX 768
+/* PROTO_STATE_MAX (proto.h): the longest state of version 1 is about 230
+ * bytes: a 20-digit game_id, nine moves, "abandon", a line and two
+ * "connected" seats. The additions add at most about 420: two names of 96
+ * bytes (24 code points, or 48 bytes when every one is a quote or a
+ * backslash that needs escaping), four 10-digit counts and nine 10-digit
+ * times. */
 
 static char *put_lit(char *p, const char *s) {
     size_t n = strlen(s);   /* short constants; folded for literals */
@@ -265,32 +265,45 @@ char *proto_encode_state(const proto_state *s, size_t headroom, size_t *len) {
 
 char *proto_encode_state_full(const proto_state *s, const proto_state_more *more,
                               size_t headroom, size_t *len) {
+    char *block;
+    size_t n;
+
+    if (headroom > SIZE_MAX / 2 || (block = malloc(headroom + PROTO_STATE_MAX)) == NULL)
+        return NULL;
+    if ((n = proto_encode_state_to(s, more, block + headroom, PROTO_STATE_MAX)) == 0) {
+        free(block);
+        return NULL;
+    }
+    *len = n;
+    return block;
+}
+
+size_t proto_encode_state_to(const proto_state *s, const proto_state_more *more,
+                             char *buf, size_t cap) {
     const game_state *st;
     const char *result;
-    char *block, *p;
+    char *p;
     int i, has_line;
     game_mark turn;
 
-    if (s == NULL || (st = s->st) == NULL || headroom > SIZE_MAX / 2)
-        return NULL;
+    if (s == NULL || (st = s->st) == NULL || buf == NULL || cap < PROTO_STATE_MAX)
+        return 0;
     /* A state outside the enums is a caller bug; refuse it rather than put
      * text on the wire that no client can parse. */
     if (st->ply > GAME_CELLS || st->status >= NELEM(proto__status_names) ||
         st->result >= NELEM(proto__result_names) || st->winner >= NELEM(proto__mark_names) ||
         s->seat[0] >= NELEM(proto__seat_names) || s->seat[1] >= NELEM(proto__seat_names))
-        return NULL;
+        return 0;
     for (i = 0; i < st->ply; i++)
         if (st->moves[i] >= GAME_CELLS)
-            return NULL;
+            return 0;
     /* line only for a win; a zero-filled state's {0,0,0} is no line. */
     has_line = st->result == GAME_RESULT_WIN;
     for (i = 0; i < 3; i++)
         if (st->line[i] < 0 || st->line[i] >= GAME_CELLS)
             has_line = 0;
 
-    if ((block = malloc(headroom + PROTO_STATE_MAX)) == NULL)
-        return NULL;
-    p = block + headroom;
+    p = buf;
     p = put_lit(p, "{\"type\":\"state\",\"game_id\":");
     p = put_i64(p, s->game_id);
     p = put_lit(p, ",\"board\":\"");
@@ -335,7 +348,6 @@ char *proto_encode_state_full(const proto_state *s, const proto_state_more *more
         p = put_more(p, st, more);
     *p++ = '}';
     *p = '\0';
-    *len = (size_t)(p - (block + headroom));
-    return block;
+    return (size_t)(p - buf);
 }
 
