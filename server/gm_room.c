@@ -297,12 +297,13 @@ void gm_room_release(gm *g, gm_room *r)
 
 /* ---- fan-out ----------------------------------------------------------------------- */
 
-/* A new rematch ask: only the opponent hears of it. */
-static void send_rematch_offers(gm *g, gm_room *r, const store_game *prev, const store_game *rec)
+/* A new rematch ask (prev: the asks before rec): only the opponent hears
+ * of it. */
+static void send_rematch_offers(gm *g, gm_room *r, const uint8_t prev[2], const store_game *rec)
 {
     gm_member *m;
     for (int i = 0; i < 2; i++) {
-        if (!rec->rematch[i] || prev->rematch[i])
+        if (!rec->rematch[i] || prev[i])
             continue;
         size_t len = 0;
         msg *o = msg_wrap(proto_encode_rematch_offer(rec->id, MSG_HEADROOM, &len), &len);
@@ -348,6 +349,35 @@ int gm_room_rec(const gm_room *r, store_game *out)
     return room_fanned(r, out);
 }
 
+static void view_of(const store_game *rec, gm_room_view *v)
+{
+    *v = (gm_room_view){.rematch_id = rec->rematch_id,
+                        .board = {rec->st.board.x, rec->st.board.o},
+                        .ply = rec->st.ply, .result = rec->st.result, .winner = rec->st.winner,
+                        .seat = {gm_seat_view(rec, 0), gm_seat_view(rec, 1)},
+                        .rematch = {rec->rematch[0], rec->rematch[1]}};
+}
+
+/* gm_rematch_only(the record the members were sent, rec), on the room's
+ * view: a move changes the board, so it is told apart without unpacking.
+ * Only a record that changes the rematch fields and nothing the view shows
+ * is unpacked, to compare the names too. */
+static int room_rematch_only(const gm_room *r, const store_game *rec)
+{
+    const gm_room_view *v = &r->view;
+    gm_room_view n;
+    store_game prev;
+    view_of(rec, &n);
+    if (v->rematch_id == n.rematch_id && v->rematch[0] == n.rematch[0] &&
+        v->rematch[1] == n.rematch[1])
+        return 0;
+    if (r->rec_status != rec->st.status || v->board[0] != n.board[0] ||
+        v->board[1] != n.board[1] || v->ply != n.ply || v->result != n.result ||
+        v->winner != n.winner || v->seat[0] != n.seat[0] || v->seat[1] != n.seat[1])
+        return 0;
+    return room_fanned(r, &prev) == 0 && gm_rematch_only(&prev, rec);
+}
+
 /* Keep rec as the room's newest. Out of memory, the room forgets what it
  * had: its next op loads the record from the store. */
 static void room_keep(gm_room *r, const store_game *rec)
@@ -358,6 +388,7 @@ static void room_keep(gm_room *r, const store_game *rec)
     }
     r->rec_version = rec->version;
     r->rec_status = rec->st.status;
+    view_of(rec, &r->view);
     r->have_rec = 1;
 }
 
@@ -367,15 +398,16 @@ void gm_room_advance(gm *g, gm_room *r, const store_game *rec)
         ahead_drop(g, r);   /* caught up */
     if (r->have_rec && rec->version <= r->rec_version)
         return;
-    store_game prev;
-    int had = room_fanned(r, &prev) == 0;
+    /* what the members were sent, before rec replaces it */
+    int had = r->have_rec, rematch_only = had && room_rematch_only(r, rec);
+    gm_room_view prev = r->view;
     room_keep(r, rec);
 
     /* rematch bookkeeping changes nothing a state shows: no state for it.
      * A save that changes nothing at all (a resume by a player already
      * present) still is "one new state", as the contract says. */
-    if (had && gm_rematch_only(&prev, rec))
-        send_rematch_offers(g, r, &prev, rec);
+    if (rematch_only)
+        send_rematch_offers(g, r, prev.rematch, rec);
     else
         send_states(g, r, rec);
     /* a rematch was created: each local player takes its seat in the new game */
