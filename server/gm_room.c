@@ -189,6 +189,50 @@ void gm_member_catch_up(gm *g, gm_member *m)
     g->stats.states_sent++;
 }
 
+/* The newest records of the rooms that changed last, unpacked. Every op
+ * starts from its room's record (gm_room_rec), and unpacking it was the
+ * largest cost of a move in user space (rec_decode, 13% of the server's
+ * instructions), packing it again for the room the next (rec_encode).
+ * Slots are mapped by game id, which the store hands out in sequence, so
+ * the games in play at once seldom share one. A room whose slot names it
+ * has its newest record there, and its packed copy (gm_room.rec) may be
+ * older: the record is packed into the room only when another room takes
+ * the slot (hot_take) or never, when the room goes first. Idle rooms, the
+ * many, stay packed. Static like the other block caches (gm_op.c, msg.c):
+ * rooms of any manager of the process may use it. */
+#define HOT_SLOTS 256
+typedef struct hot_slot {
+    gm_room *room;               /* NULL for none */
+    store_game rec;              /* room's record, version room->rec_version */
+} hot_slot;
+static hot_slot hot[HOT_SLOTS];
+
+static hot_slot *hot_of(const gm_room *r)
+{
+    return &hot[(uint64_t)r->id % HOT_SLOTS];
+}
+
+/* r's slot, for r's newest record: a room holding it before gets its own
+ * packed. Out of memory, that room forgets its record, as room_keep does
+ * (its next op loads it from the store). */
+static hot_slot *hot_take(gm_room *r)
+{
+    hot_slot *h = hot_of(r);
+    gm_room *o = h->room;
+    if (o && o != r && o->have_rec && store_packed_set(&o->rec, &h->rec) != 0)
+        o->have_rec = 0;
+    h->room = r;
+    return h;
+}
+
+/* r goes: its slot must not name it (another room may get its address) */
+static void hot_forget(const gm_room *r)
+{
+    hot_slot *h = hot_of(r);
+    if (h->room == r)
+        h->room = NULL;
+}
+
 /* ---- rooms and subscriptions ------------------------------------------------------- */
 
 gm_room *gm_room_find(gm *g, int64_t id)
@@ -291,6 +335,7 @@ void gm_room_release(gm *g, gm_room *r)
     HASH_DEL(g->rooms, r);
     g->stats.rooms--;
     ahead_drop(g, r);
+    hot_forget(r);
     store_packed_free(&r->rec);
     free(r);
 }
@@ -336,6 +381,11 @@ static int room_fanned(const gm_room *r, store_game *out)
 {
     if (!r->have_rec)
         return -1;
+    const hot_slot *h = hot_of(r);
+    if (h->room == r) {
+        *out = h->rec;
+        return 0;
+    }
     if (store_packed_get(&r->rec, out) == 0)
         return 0;
     log_error("game %" PRId64 ": the room's record does not unpack", r->id);
@@ -378,14 +428,11 @@ static int room_rematch_only(const gm_room *r, const store_game *rec)
     return room_fanned(r, &prev) == 0 && gm_rematch_only(&prev, rec);
 }
 
-/* Keep rec as the room's newest. Out of memory, the room forgets what it
- * had: its next op loads the record from the store. */
+/* Keep rec as the room's newest, in its hot slot (packed later, when the
+ * slot changes hands). */
 static void room_keep(gm_room *r, const store_game *rec)
 {
-    if (store_packed_set(&r->rec, rec) != 0) {
-        r->have_rec = 0;
-        return;
-    }
+    hot_take(r)->rec = *rec;
     r->rec_version = rec->version;
     r->rec_status = rec->st.status;
     view_of(rec, &r->view);
@@ -526,6 +573,7 @@ void gm_rooms_free(gm *g)
         }
         HASH_DEL(g->rooms, r);
         ahead_drop(g, r);
+        hot_forget(r);
         store_packed_free(&r->rec);
         free(r);
     }

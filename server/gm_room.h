@@ -53,7 +53,10 @@ struct gm_room {
     uint8_t gone;                /* the store lost the game: no goodbyes to save */
     /* The newest record seen, packed (store_packed): a room per waiting game
      * is most of what an idle player costs, and a store_game is 660 bytes
-     * where a waiting game packs to about 250. gm_room_rec() unpacks it. */
+     * where a waiting game packs to about 250. The rooms that changed last
+     * hold it unpacked in a slot of gm_room.c's hot cache instead, and rec
+     * is behind until the slot goes to another room. gm_room_rec() gives
+     * it either way. */
     uint8_t rec_status;          /* its game_status, read without unpacking */
     uint64_t rec_version;
     store_packed rec;
