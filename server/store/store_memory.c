@@ -676,11 +676,8 @@ static void on_handle_closed(uv_handle_t *h)
         HASH_DEL(m->subs, sub);
         free(sub);
     }
-    while (m->spare) {
-        mem_op *op = m->spare;
-        m->spare = op->next;
-        free(op);
-    }
+    mem_op *op, *otmp;
+    LL_FOREACH_SAFE(m->spare, op, otmp) free(op);
     free(m->deadlines.v);
     free(m->expiries.v);
     void (*done)(void *) = m->done;
