@@ -48,13 +48,24 @@ void gm_reply_error(gm *g, gm_conn *c, const proto_id *id, proto_err e, const ch
     gm_send_block(g, c, proto_encode_error(id, e, text, MSG_HEADROOM, &len), &len);
 }
 
+_Static_assert(PROTO_STATE_MAX <= MSG_SMALL, "a state must fit a reused msg block");
+
+/* Into a msg_new() block, which is reused: a move allocates nothing here. */
 msg *gm_state_msg(const store_game *r)
 {
     proto_state ps = {r->id, &r->st, {gm_seat_view(r, 0), gm_seat_view(r, 1)}};
     proto_state_more more = {{gm_name_view(r, 0), gm_name_view(r, 1)}, {0}, r->times};
     gm_series_of(r, more.series);
-    size_t len = 0;
-    return msg_wrap(proto_encode_state_full(&ps, &more, MSG_HEADROOM, &len), &len);
+    msg *m = msg_new(PROTO_STATE_MAX);
+    if (!m)
+        return NULL;
+    size_t len = proto_encode_state_to(&ps, &more, (char *)msg_data(m), PROTO_STATE_MAX);
+    if (len == 0) {
+        msg_unref(m);
+        return NULL;
+    }
+    m->len = (uint32_t)len;
+    return m;
 }
 
 /* ---- connections and members ------------------------------------------------------ */
@@ -178,6 +189,50 @@ void gm_member_catch_up(gm *g, gm_member *m)
     g->stats.states_sent++;
 }
 
+/* The newest records of the rooms that changed last, unpacked. Every op
+ * starts from its room's record (gm_room_rec), and unpacking it was the
+ * largest cost of a move in user space (rec_decode, 13% of the server's
+ * instructions), packing it again for the room the next (rec_encode).
+ * Slots are mapped by game id, which the store hands out in sequence, so
+ * the games in play at once seldom share one. A room whose slot names it
+ * has its newest record there, and its packed copy (gm_room.rec) may be
+ * older: the record is packed into the room only when another room takes
+ * the slot (hot_take) or never, when the room goes first. Idle rooms, the
+ * many, stay packed. Static like the other block caches (gm_op.c, msg.c):
+ * rooms of any manager of the process may use it. */
+#define HOT_SLOTS 256
+typedef struct hot_slot {
+    gm_room *room;               /* NULL for none */
+    store_game rec;              /* room's record, version room->rec_version */
+} hot_slot;
+static hot_slot hot[HOT_SLOTS];
+
+static hot_slot *hot_of(const gm_room *r)
+{
+    return &hot[(uint64_t)r->id % HOT_SLOTS];
+}
+
+/* r's slot, for r's newest record: a room holding it before gets its own
+ * packed. Out of memory, that room forgets its record, as room_keep does
+ * (its next op loads it from the store). */
+static hot_slot *hot_take(gm_room *r)
+{
+    hot_slot *h = hot_of(r);
+    gm_room *o = h->room;
+    if (o && o != r && o->have_rec && store_packed_set(&o->rec, &h->rec) != 0)
+        o->have_rec = 0;
+    h->room = r;
+    return h;
+}
+
+/* r goes: its slot must not name it (another room may get its address) */
+static void hot_forget(const gm_room *r)
+{
+    hot_slot *h = hot_of(r);
+    if (h->room == r)
+        h->room = NULL;
+}
+
 /* ---- rooms and subscriptions ------------------------------------------------------- */
 
 gm_room *gm_room_find(gm *g, int64_t id)
@@ -280,18 +335,20 @@ void gm_room_release(gm *g, gm_room *r)
     HASH_DEL(g->rooms, r);
     g->stats.rooms--;
     ahead_drop(g, r);
+    hot_forget(r);
     store_packed_free(&r->rec);
     free(r);
 }
 
 /* ---- fan-out ----------------------------------------------------------------------- */
 
-/* A new rematch ask: only the opponent hears of it. */
-static void send_rematch_offers(gm *g, gm_room *r, const store_game *prev, const store_game *rec)
+/* A new rematch ask (prev: the asks before rec): only the opponent hears
+ * of it. */
+static void send_rematch_offers(gm *g, gm_room *r, const uint8_t prev[2], const store_game *rec)
 {
     gm_member *m;
     for (int i = 0; i < 2; i++) {
-        if (!rec->rematch[i] || prev->rematch[i])
+        if (!rec->rematch[i] || prev[i])
             continue;
         size_t len = 0;
         msg *o = msg_wrap(proto_encode_rematch_offer(rec->id, MSG_HEADROOM, &len), &len);
@@ -324,6 +381,11 @@ static int room_fanned(const gm_room *r, store_game *out)
 {
     if (!r->have_rec)
         return -1;
+    const hot_slot *h = hot_of(r);
+    if (h->room == r) {
+        *out = h->rec;
+        return 0;
+    }
     if (store_packed_get(&r->rec, out) == 0)
         return 0;
     log_error("game %" PRId64 ": the room's record does not unpack", r->id);
@@ -337,16 +399,43 @@ int gm_room_rec(const gm_room *r, store_game *out)
     return room_fanned(r, out);
 }
 
-/* Keep rec as the room's newest. Out of memory, the room forgets what it
- * had: its next op loads the record from the store. */
+static void view_of(const store_game *rec, gm_room_view *v)
+{
+    *v = (gm_room_view){.rematch_id = rec->rematch_id,
+                        .board = {rec->st.board.x, rec->st.board.o},
+                        .ply = rec->st.ply, .result = rec->st.result, .winner = rec->st.winner,
+                        .seat = {gm_seat_view(rec, 0), gm_seat_view(rec, 1)},
+                        .rematch = {rec->rematch[0], rec->rematch[1]}};
+}
+
+/* gm_rematch_only(the record the members were sent, rec), on the room's
+ * view: a move changes the board, so it is told apart without unpacking.
+ * Only a record that changes the rematch fields and nothing the view shows
+ * is unpacked, to compare the names too. */
+static int room_rematch_only(const gm_room *r, const store_game *rec)
+{
+    const gm_room_view *v = &r->view;
+    gm_room_view n;
+    store_game prev;
+    view_of(rec, &n);
+    if (v->rematch_id == n.rematch_id && v->rematch[0] == n.rematch[0] &&
+        v->rematch[1] == n.rematch[1])
+        return 0;
+    if (r->rec_status != rec->st.status || v->board[0] != n.board[0] ||
+        v->board[1] != n.board[1] || v->ply != n.ply || v->result != n.result ||
+        v->winner != n.winner || v->seat[0] != n.seat[0] || v->seat[1] != n.seat[1])
+        return 0;
+    return room_fanned(r, &prev) == 0 && gm_rematch_only(&prev, rec);
+}
+
+/* Keep rec as the room's newest, in its hot slot (packed later, when the
+ * slot changes hands). */
 static void room_keep(gm_room *r, const store_game *rec)
 {
-    if (store_packed_set(&r->rec, rec) != 0) {
-        r->have_rec = 0;
-        return;
-    }
+    hot_take(r)->rec = *rec;
     r->rec_version = rec->version;
     r->rec_status = rec->st.status;
+    view_of(rec, &r->view);
     r->have_rec = 1;
 }
 
@@ -356,15 +445,16 @@ void gm_room_advance(gm *g, gm_room *r, const store_game *rec)
         ahead_drop(g, r);   /* caught up */
     if (r->have_rec && rec->version <= r->rec_version)
         return;
-    store_game prev;
-    int had = room_fanned(r, &prev) == 0;
+    /* what the members were sent, before rec replaces it */
+    int had = r->have_rec, rematch_only = had && room_rematch_only(r, rec);
+    gm_room_view prev = r->view;
     room_keep(r, rec);
 
     /* rematch bookkeeping changes nothing a state shows: no state for it.
      * A save that changes nothing at all (a resume by a player already
      * present) still is "one new state", as the contract says. */
-    if (had && gm_rematch_only(&prev, rec))
-        send_rematch_offers(g, r, &prev, rec);
+    if (rematch_only)
+        send_rematch_offers(g, r, prev.rematch, rec);
     else
         send_states(g, r, rec);
     /* a rematch was created: each local player takes its seat in the new game */
@@ -483,6 +573,7 @@ void gm_rooms_free(gm *g)
         }
         HASH_DEL(g->rooms, r);
         ahead_drop(g, r);
+        hot_forget(r);
         store_packed_free(&r->rec);
         free(r);
     }

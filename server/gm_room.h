@@ -30,6 +30,18 @@ struct gm_conn {
     uint16_t pend_wait;          /* create / quick in flight (for the waiting cap) */
 };
 
+/* What gm_room_advance compares a new record with, kept beside the packed
+ * one so that an advance (one per move) does not unpack it: the rematch
+ * fields, and what a state shows but the names (gm_visible_equal), enough
+ * to tell nearly always that a record is not rematch bookkeeping only. */
+typedef struct gm_room_view {
+    int64_t rematch_id;
+    uint16_t board[2];           /* X's and O's cells */
+    uint8_t ply, result, winner; /* the status is gm_room.rec_status */
+    uint8_t seat[2];             /* gm_seat_view() of X and O */
+    uint8_t rematch[2];
+} gm_room_view;
+
 struct gm_room {
     int64_t id;
     gm_member *members;
@@ -41,10 +53,14 @@ struct gm_room {
     uint8_t gone;                /* the store lost the game: no goodbyes to save */
     /* The newest record seen, packed (store_packed): a room per waiting game
      * is most of what an idle player costs, and a store_game is 660 bytes
-     * where a waiting game packs to about 250. gm_room_rec() unpacks it. */
+     * where a waiting game packs to about 250. The rooms that changed last
+     * hold it unpacked in a slot of gm_room.c's hot cache instead, and rec
+     * is behind until the slot goes to another room. gm_room_rec() gives
+     * it either way. */
     uint8_t rec_status;          /* its game_status, read without unpacking */
     uint64_t rec_version;
     store_packed rec;
+    gm_room_view view;           /* of rec, valid with have_rec */
     /* A newer record from one of our own store replies (a save, a conflict,
      * a load) while saves before it are still on their way through the
      * subscription, on another connection: held, so members get every

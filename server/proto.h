@@ -156,6 +156,14 @@ char *proto_encode_state(const proto_state *s, size_t headroom, size_t *len);
 /* The state with its additions; more == NULL is proto_encode_state(). */
 char *proto_encode_state_full(const proto_state *s, const proto_state_more *more,
                               size_t headroom, size_t *len);
+/* The longest "state" with its additions, its NUL included. */
+#define PROTO_STATE_MAX 768
+/* proto_encode_state_full's text into the caller's buf of cap bytes, with
+ * no allocation (the state of every move goes out this way, into a reused
+ * msg): its length, NUL not counted, or 0 for a state that cannot be
+ * encoded or a cap under PROTO_STATE_MAX. */
+size_t proto_encode_state_to(const proto_state *s, const proto_state_more *more,
+                             char *buf, size_t cap);
 char *proto_encode_rematch_offer(int64_t game_id, size_t headroom, size_t *len);
 char *proto_encode_games(const proto_id *id, const proto_game_entry *games,
                          size_t n, size_t headroom, size_t *len);

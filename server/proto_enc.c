@@ -2,9 +2,11 @@
  * client"). The "state" encoder, the hot path (one encoding per move, the
  * same bytes sent to every player and spectator), is written by hand into
  * the caller's block; its only free text, player names, is checked against
- * the name rule and escaped here. The other encoders build a small jansson
- * tree and dump it straight into the block, so that escaping of ids,
- * messages and server names is jansson's, not ours. */
+ * the name rule and escaped here. The short replies of every game (joined,
+ * watching, rematch_offer, pong) are written by hand too, when nothing in
+ * them needs escaping. The other encoders, and those with a string id, build a small
+ * jansson tree and dump it straight into the block, so that escaping of
+ * ids, messages and server names is jansson's, not ours. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +90,94 @@ json_t *proto__with_id(json_t *o, const proto_id *id) {
 json_t *proto__msg_new(const char *type) {
     return json_pack("{ss}", "type", type);
 }
+/* ---- Encoding: short messages by hand ---------------------------------- */
+
+static char *put_lit(char *p, const char *s) {
+    size_t n = strlen(s);   /* short constants; folded for literals */
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static char *put_i64(char *p, int64_t v) {
+    char tmp[20];
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    int n = 0;
+
+    if (v < 0)
+        *p++ = '-';
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* The replies of every game (joined, watching, rematch_offer) and pong,
+ * without a jansson tree: building and dumping one cost about 16,000
+ * instructions and a handful of allocations per "joined", twice per game.
+ * Only what needs no escaping is written here: an integer id or none, and
+ * strings the server made (marks, hex tokens). A string id, whose escaping
+ * is jansson's, takes the jansson path. The text is byte for byte what that
+ * path writes (test_proto's encode/short_by_hand compares them). */
+/* the longest is "joined" with a 64-byte token and a 20-digit game_id and id: 161 */
+#define PROTO_SHORT_MAX 192
+
+/* 1 when id can go out by hand: none, or an integer */
+static int id_by_hand(const proto_id *id) {
+    return id == NULL || id->kind == PROTO_ID_NONE || id->kind == PROTO_ID_INT;
+}
+
+/* 1 for a string of 1..64 bytes of [0-9A-Za-z_-]: nothing to escape */
+static int plain_token(const char *t) {
+    size_t n = 0;
+
+    for (; t[n]; n++)
+        if (n == 64 || !((t[n] >= '0' && t[n] <= '9') || (t[n] >= 'a' && t[n] <= 'z') ||
+                         (t[n] >= 'A' && t[n] <= 'Z') || t[n] == '_' || t[n] == '-'))
+            return 0;
+    return n > 0;
+}
+
+/* A fresh block at headroom whose text starts {"type":"TYPE"; *p is where
+ * the rest goes. NULL out of memory. */
+static char *short_begin(const char *type, size_t headroom, char **p) {
+    char *block;
+
+    if (headroom > SIZE_MAX / 2 || (block = malloc(headroom + PROTO_SHORT_MAX)) == NULL)
+        return NULL;
+    *p = put_lit(block + headroom, "{\"type\":\"");
+    *p = put_lit(*p, type);
+    **p = '"';
+    (*p)++;
+    return block;
+}
+
+/* ,"id":N when id carries one, the closing brace and the NUL */
+static char *short_end(char *block, size_t headroom, char *p, const proto_id *id, size_t *len) {
+    if (id && id->kind == PROTO_ID_INT) {
+        p = put_lit(p, ",\"id\":");
+        p = put_i64(p, id->num);
+    }
+    *p++ = '}';
+    *p = '\0';
+    *len = (size_t)(p - (block + headroom));
+    return block;
+}
+
+/* {"type":"TYPE","game_id":N[,"id":I]} */
+static char *short_game(const char *type, const proto_id *id, int64_t game_id,
+                        size_t headroom, size_t *len) {
+    char *p, *block = short_begin(type, headroom, &p);
+
+    if (!block)
+        return NULL;
+    p = put_lit(p, ",\"game_id\":");
+    p = put_i64(p, game_id);
+    return short_end(block, headroom, p, id, len);
+}
+
 /* ---- Encoding: server to client ----------------------------------------- */
 
 char *proto_encode_welcome(const char *server, size_t headroom, size_t *len) {
@@ -99,8 +189,22 @@ char *proto_encode_welcome(const char *server, size_t headroom, size_t *len) {
 
 char *proto_encode_joined(const proto_id *id, int64_t game_id, game_mark mark,
                           const char *token, size_t headroom, size_t *len) {
+    char *p, *block;
+
     if ((unsigned)mark >= NELEM(proto__mark_names) || !proto__mark_names[mark] || !token)
         return NULL;
+    if (id_by_hand(id) && plain_token(token)) {
+        if ((block = short_begin("joined", headroom, &p)) == NULL)
+            return NULL;
+        p = put_lit(p, ",\"game_id\":");
+        p = put_i64(p, game_id);
+        p = put_lit(p, ",\"mark\":\"");
+        p = put_lit(p, proto__mark_names[mark]);
+        p = put_lit(p, "\",\"token\":\"");
+        p = put_lit(p, token);
+        *p++ = '"';
+        return short_end(block, headroom, p, id, len);
+    }
     return proto__dump(proto__with_id(json_pack("{sssIssss}", "type", "joined",
                                         "game_id", (json_int_t)game_id,
                                         "mark", proto__mark_names[mark],
@@ -110,15 +214,15 @@ char *proto_encode_joined(const proto_id *id, int64_t game_id, game_mark mark,
 
 char *proto_encode_watching(const proto_id *id, int64_t game_id,
                             size_t headroom, size_t *len) {
+    if (id_by_hand(id))
+        return short_game("watching", id, game_id, headroom, len);
     return proto__dump(proto__with_id(json_pack("{sssI}", "type", "watching",
                                         "game_id", (json_int_t)game_id), id),
                       headroom, len);
 }
 
 char *proto_encode_rematch_offer(int64_t game_id, size_t headroom, size_t *len) {
-    return proto__dump(json_pack("{sssI}", "type", "rematch_offer",
-                                "game_id", (json_int_t)game_id),
-                      headroom, len);
+    return short_game("rematch_offer", NULL, game_id, headroom, len);
 }
 
 char *proto_encode_games(const proto_id *id, const proto_game_entry *games,
@@ -157,6 +261,11 @@ fail:
 }
 
 char *proto_encode_pong(const proto_id *id, size_t headroom, size_t *len) {
+    char *p, *block;
+
+    if (id_by_hand(id))
+        return (block = short_begin("pong", headroom, &p)) ? short_end(block, headroom, p, id, len)
+                                                           : NULL;
     return proto__dump(proto__with_id(proto__msg_new("pong"), id), headroom, len);
 }
 
@@ -174,34 +283,12 @@ char *proto_encode_error(const proto_id *id, proto_err code, const char *message
 
 /* ---- The state encoder, by hand ----------------------------------------- */
 
-/* The longest state of version 1 is about 230 bytes: a 20-digit game_id,
- * nine moves, "abandon", a line and two "connected" seats. The additions
- * add at most about 420: two names of 96 bytes (24 code points, or 48 bytes
- * when every one is a quote or a backslash that needs escaping), four
- * 10-digit counts and nine 10-digit times. */
-#define PROTO_STATE_MAX 768
-
-static char *put_lit(char *p, const char *s) {
-    size_t n = strlen(s);   /* short constants; folded for literals */
-    memcpy(p, s, n);
-    return p + n;
-}
-
-static char *put_i64(char *p, int64_t v) {
-    char tmp[20];
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    int n = 0;
-
-    if (v < 0)
-        *p++ = '-';
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
+/* PROTO_STATE_MAX (proto.h): the longest state of version 1 is about 230
+ * bytes: a 20-digit game_id, nine moves, "abandon", a line and two
+ * "connected" seats. The additions add at most about 420: two names of 96
+ * bytes (24 code points, or 48 bytes when every one is a quote or a
+ * backslash that needs escaping), four 10-digit counts and nine 10-digit
+ * times. */
 
 /* "name" or null */
 static char *put_name(char *p, const char *name) {
@@ -265,32 +352,45 @@ char *proto_encode_state(const proto_state *s, size_t headroom, size_t *len) {
 
 char *proto_encode_state_full(const proto_state *s, const proto_state_more *more,
                               size_t headroom, size_t *len) {
+    char *block;
+    size_t n;
+
+    if (headroom > SIZE_MAX / 2 || (block = malloc(headroom + PROTO_STATE_MAX)) == NULL)
+        return NULL;
+    if ((n = proto_encode_state_to(s, more, block + headroom, PROTO_STATE_MAX)) == 0) {
+        free(block);
+        return NULL;
+    }
+    *len = n;
+    return block;
+}
+
+size_t proto_encode_state_to(const proto_state *s, const proto_state_more *more,
+                             char *buf, size_t cap) {
     const game_state *st;
     const char *result;
-    char *block, *p;
+    char *p;
     int i, has_line;
     game_mark turn;
 
-    if (s == NULL || (st = s->st) == NULL || headroom > SIZE_MAX / 2)
-        return NULL;
+    if (s == NULL || (st = s->st) == NULL || buf == NULL || cap < PROTO_STATE_MAX)
+        return 0;
     /* A state outside the enums is a caller bug; refuse it rather than put
      * text on the wire that no client can parse. */
     if (st->ply > GAME_CELLS || st->status >= NELEM(proto__status_names) ||
         st->result >= NELEM(proto__result_names) || st->winner >= NELEM(proto__mark_names) ||
         s->seat[0] >= NELEM(proto__seat_names) || s->seat[1] >= NELEM(proto__seat_names))
-        return NULL;
+        return 0;
     for (i = 0; i < st->ply; i++)
         if (st->moves[i] >= GAME_CELLS)
-            return NULL;
+            return 0;
     /* line only for a win; a zero-filled state's {0,0,0} is no line. */
     has_line = st->result == GAME_RESULT_WIN;
     for (i = 0; i < 3; i++)
         if (st->line[i] < 0 || st->line[i] >= GAME_CELLS)
             has_line = 0;
 
-    if ((block = malloc(headroom + PROTO_STATE_MAX)) == NULL)
-        return NULL;
-    p = block + headroom;
+    p = buf;
     p = put_lit(p, "{\"type\":\"state\",\"game_id\":");
     p = put_i64(p, s->game_id);
     p = put_lit(p, ",\"board\":\"");
@@ -335,7 +435,6 @@ char *proto_encode_state_full(const proto_state *s, const proto_state_more *more
         p = put_more(p, st, more);
     *p++ = '}';
     *p = '\0';
-    *len = (size_t)(p - (block + headroom));
-    return block;
+    return (size_t)(p - buf);
 }
 

@@ -4,6 +4,8 @@
  * error and type names. Shares test_proto.h with test_proto.c. */
 #include "test_proto.h"
 
+#include <jansson.h>
+
 /* ---- encoders ------------------------------------------------------------ */
 
 Test(encode, state_exact, .description = "exact text of a playing state (turn O after 3 moves)") {
@@ -108,6 +110,74 @@ Test(encode, state_roundtrip, .description = "every shape of state survives enco
         cr_assert_str_eq(b, a + 4);
         free(a);
         free(b);
+    }
+}
+
+/* What the jansson path writes (the encoders before the hand-written short
+ * replies): the reference for encode/short_by_hand. */
+static char *ref_dump(json_t *o, const proto_id *id) {
+    if (id && id->kind == PROTO_ID_INT)
+        json_object_set_new(o, "id", json_integer(id->num));
+    else if (id && id->kind == PROTO_ID_STRING)
+        json_object_set_new(o, "id", json_stringn(id->str, id->len));
+    char *t = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    cr_assert_not_null(t);
+    return t;
+}
+
+/* len by pointer: it is read once the encoder in the same call has set it */
+static void same_text(char *block, size_t headroom, const size_t *len, char *want,
+                      const char *what) {
+    cr_assert_not_null(block, "%s: encoded", what);
+    cr_assert_str_eq(block + headroom, want, "%s", what);
+    cr_assert_eq(*len, strlen(want), "%s: length", what);
+    free(block);
+    free(want);
+}
+
+Test(encode, short_by_hand, .description = "joined, watching, rematch_offer and pong written by "
+     "hand are byte for byte what jansson writes, for every kind of id, extreme numbers, a "
+     "token that needs escaping") {
+    proto_id ids[8] = { { .kind = PROTO_ID_NONE }, { .kind = PROTO_ID_INT, .num = 0 },
+                        { .kind = PROTO_ID_INT, .num = 7 }, { .kind = PROTO_ID_INT, .num = -1 },
+                        { .kind = PROTO_ID_INT, .num = INT64_MIN },
+                        { .kind = PROTO_ID_INT, .num = INT64_MAX },
+                        { .kind = PROTO_ID_STRING, .len = 3, .str = "a\"b" },
+                        { .kind = PROTO_ID_STRING, .len = 2, .str = "\x01z" } };
+    const int64_t games[] = { 100, 0, -5, INT64_MIN, INT64_MAX };
+    char longest[65];
+    memset(longest, 'Z', 64);
+    longest[64] = '\0';
+    const char *tokens[] = { "0123456789abcdef0123456789abcdef", longest, "a-b_C", "q\"t",
+                             "ab\\", "" };
+    char what[96];
+
+    for (size_t i = 0; i <= sizeof ids / sizeof ids[0]; i++) {
+        const proto_id *id = i < sizeof ids / sizeof ids[0] ? &ids[i] : NULL;
+        for (size_t g = 0; g < sizeof games / sizeof games[0]; g++) {
+            size_t len, h = (i + g) % 3 * 16;
+            for (size_t t = 0; t < sizeof tokens / sizeof tokens[0]; t++)
+                for (game_mark m = GAME_X; m <= GAME_O; m++) {
+                    snprintf(what, sizeof what, "joined id %zu game %zu token %zu mark %d", i, g, t, m);
+                    same_text(proto_encode_joined(id, games[g], m, tokens[t], h, &len), h, &len,
+                              ref_dump(json_pack("{sssIssss}", "type", "joined", "game_id",
+                                                 (json_int_t)games[g], "mark", m == GAME_X ? "X" : "O",
+                                                 "token", tokens[t]), id), what);
+                }
+            snprintf(what, sizeof what, "watching id %zu game %zu", i, g);
+            same_text(proto_encode_watching(id, games[g], h, &len), h, &len,
+                      ref_dump(json_pack("{sssI}", "type", "watching", "game_id",
+                                         (json_int_t)games[g]), id), what);
+            snprintf(what, sizeof what, "rematch_offer game %zu", g);
+            same_text(proto_encode_rematch_offer(games[g], h, &len), h, &len,
+                      ref_dump(json_pack("{sssI}", "type", "rematch_offer", "game_id",
+                                         (json_int_t)games[g]), NULL), what);
+        }
+        size_t len;
+        snprintf(what, sizeof what, "pong id %zu", i);
+        same_text(proto_encode_pong(id, 8, &len), 8, &len,
+                  ref_dump(json_pack("{ss}", "type", "pong"), id), what);
     }
 }
 

@@ -237,6 +237,32 @@ Test(names, state_roundtrip_largest, .description = "the largest state (96-byte 
     free(b);
 }
 
+Test(names, state_to_buffer, .description = "proto_encode_state_to writes the same text into "
+     "the caller's buffer, the largest state fits PROTO_STATE_MAX, a smaller buffer is refused")
+{
+    game_state st = three_moves();
+    char quotes[25];
+    memset(quotes, '"', 24);
+    quotes[24] = '\0';
+    uint32_t times[3] = {4294967295u, 4294967295u, 4294967295u};
+    proto_state ps = {.game_id = INT64_MIN, .st = &st, .seat = {PROTO_SEAT_AWAY, PROTO_SEAT_AWAY}};
+    proto_state_more more = {{quotes, quotes}, {UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX},
+                             times};
+    size_t len;
+    char *b = proto_encode_state_full(&ps, &more, 0, &len);
+    cr_assert_not_null(b);
+    char buf[PROTO_STATE_MAX + 1];
+    memset(buf, '#', sizeof buf);
+    cr_assert_eq(proto_encode_state_to(&ps, &more, buf, PROTO_STATE_MAX), len);
+    cr_assert_str_eq(buf, b, "the same bytes, NUL-terminated");
+    cr_assert_eq(buf[PROTO_STATE_MAX], '#', "nothing past cap");
+    cr_assert_eq(proto_encode_state_to(&ps, &more, buf, PROTO_STATE_MAX - 1), 0,
+                 "a buffer under PROTO_STATE_MAX is refused, whatever the state's length");
+    st.status = 3;
+    cr_assert_eq(proto_encode_state_to(&ps, &more, buf, sizeof buf), 0, "a bad state is refused");
+    free(b);
+}
+
 Test(names, parse_server_refuses, .description = "a client refuses malformed additions: times "
      "decreasing or not parallel to moves, a name not a string, a negative count")
 {

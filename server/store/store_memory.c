@@ -12,6 +12,7 @@
 #include "store.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,6 +91,8 @@ typedef struct mem_store {
     mem_sub *subs;
     heap deadlines, expiries;
     mem_op *q_head, *q_tail;
+    mem_op *spare;               /* run ops kept for reuse (op_new), at most OP_SPARE_MAX */
+    unsigned nspare;
     store_owed owed;             /* answered ENOMEM at the next idle turn */
     uv_idle_t idle;
     uv_timer_t sweep;
@@ -165,11 +168,22 @@ static heap_ent heap_pop(heap *h)
 
 static void on_idle(uv_idle_t *h);
 
+/* A save queues two ops, its reply and its publish, and each carries a
+ * record (about 700 bytes in all): run ops are kept on a list for the next
+ * ones instead of going back to malloc, so that a move allocates nothing
+ * here (issue 11). A few dozen cover the ops of one loop turn. */
+#define OP_SPARE_MAX 32
+
 static mem_op *op_new(mem_store *m, int kind, void *ud)
 {
-    mem_op *op = calloc(1, sizeof(*op));
-    if (!op)
+    mem_op *op = m->spare;
+    if (op) {
+        m->spare = op->next;
+        m->nspare--;
+        memset(op, 0, offsetof(mem_op, g));   /* g is written before it is read */
+    } else if (!(op = calloc(1, sizeof(*op)))) {
         return NULL;
+    }
     op->kind = kind;
     op->ud = ud;
     if (m->q_tail)
@@ -221,7 +235,13 @@ static void run_op(mem_store *m, mem_op *op)
         abort();
     }
     free(op->arr);
-    free(op);
+    if (m->nspare < OP_SPARE_MAX) {
+        op->next = m->spare;
+        m->spare = op;
+        m->nspare++;
+    } else {
+        free(op);
+    }
 }
 
 /* Run what was queued before this turn began; work queued by the callbacks
@@ -670,6 +690,8 @@ static void on_handle_closed(uv_handle_t *h)
         HASH_DEL(m->subs, sub);
         free(sub);
     }
+    mem_op *op, *otmp;
+    LL_FOREACH_SAFE(m->spare, op, otmp) free(op);
     free(m->deadlines.v);
     free(m->expiries.v);
     void (*done)(void *) = m->done;

@@ -18,6 +18,11 @@ and stopped by PID. Speed is printed, never judged.
 
   run_bench.py --build build/bench [--rows floor,memory,redis,nginx]
                [--profile] [--json build/bench/bench.json]
+               [--repeat N] [--baseline OLD/ttt-server]
+
+--baseline measures a second ttt-server binary (an older build) in every
+server row of the same run, its runs alternating with this build's (ABBA
+over --repeat), as rows NAME-base: before and after under the same load.
 """
 import argparse
 import json
@@ -406,6 +411,9 @@ def main():
                     help="run each server row N times and keep the least disturbed run")
     ap.add_argument("--server", default=None,
                     help="measure this ttt-server binary instead of BUILD's (the tools stay BUILD's)")
+    ap.add_argument("--baseline", default=None,
+                    help="also measure this ttt-server binary (an older build) in each server "
+                         "row, alternating with BUILD's run by run: rows NAME-base")
     a = ap.parse_args()
     global SERVER
     SERVER = os.path.abspath(a.server) if a.server else None
@@ -423,15 +431,31 @@ def main():
                 rows.append(min(runs, key=lambda r: r["server_cpu_us"]))
             else:
                 fn = {"memory": row_memory, "redis": row_redis, "nginx": row_nginx}[name]
+                # --baseline: the other binary's runs interleaved with ours
+                # (ABBA), so that both see the same machine
+                variants = [(name, SERVER)]
+                if a.baseline:
+                    variants.append((name + "-base", os.path.abspath(a.baseline)))
+                runs = {label: [] for label, _ in variants}
+                for k in range(a.repeat):
+                    for label, binary in (variants if k % 2 == 0 else variants[::-1]):
+                        SERVER = binary
+                        r = fn(build, tmp + "/%s-%d" % (label, k), a.workers, a.profile)
+                        r["row"] = label
+                        runs[label].append(r)
+                SERVER = os.path.abspath(a.server) if a.server else None
                 # --repeat: the run with the least server CPU per move, the
                 # one least disturbed by whatever else the machine ran
-                runs = [fn(build, tmp + "/%d" % k, a.workers, a.profile) for k in range(a.repeat)]
-                rows.append(min(runs, key=lambda r: r["server_cpu_us"]))
-            r = rows[-1]
-            print("bench: %-6s %8.0f moves/s, server %.2f us/move, %.2f syscalls/move, "
-                  "%.2f allocs/move" % (name, r["moves_per_s"], r["server_cpu_us"],
-                                        r["syscalls_per_move"]["total"], r["allocs_per_move"]),
-                  file=sys.stderr, flush=True)
+                for label, _ in variants:
+                    rows.append(min(runs[label], key=lambda r: r["server_cpu_us"]))
+                    if "profile" in rows[-1]:   # the kept run's, under the row's label
+                        with open(os.path.join(build, "profile-%s.txt" % label), "w") as f:
+                            f.write("\n".join(rows[-1]["profile"]))
+            for r in rows[-(2 if name != "floor" and a.baseline else 1):]:
+                print("bench: %-11s %8.0f moves/s, server %.2f us/move, %.2f syscalls/move, "
+                      "%.2f allocs/move" % (r["row"], r["moves_per_s"], r["server_cpu_us"],
+                                            r["syscalls_per_move"]["total"], r["allocs_per_move"]),
+                      file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     el = time.monotonic() - t0
