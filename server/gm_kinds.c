@@ -20,6 +20,9 @@
 #include "gm_room.h"
 #include "log.h"
 
+_Static_assert(sizeof(gm_args) <= GM_OP_CACHE_ARGS,
+               "a request's arguments no longer fit the op cache (gm_op.h)");
+
 gm_args *gm_op_args(gm_op *op)
 {
     assert(op->args_len == sizeof(gm_args));

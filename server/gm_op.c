@@ -19,7 +19,7 @@
  * few dozen at most (issue 11: no allocation per move). Blocks only, no
  * state: shared by the managers of a process (there is one, outside tests),
  * and still reachable at exit. */
-#define OP_CACHE_ARGS 512
+#define OP_CACHE_ARGS GM_OP_CACHE_ARGS
 #define OP_CACHE_MAX 64
 static void *op_cache[OP_CACHE_MAX];
 static unsigned op_cached;

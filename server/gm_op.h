@@ -15,6 +15,11 @@
 
 #include "gm_core.h"
 
+/* Arguments up to this size ride in the op cache's blocks (gm_op.c); a
+ * request's gm_args must fit (gm_kinds.c checks it at compile time), or
+ * every request allocates its op. */
+#define GM_OP_CACHE_ARGS 2048
+
 typedef struct gm_op_kind {
     const char *name;
     /* a step that makes its own store call (create, matchmaking, list)
