@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "gm.h"
+#include "wall_ms.h"
 
 typedef struct gm_uv_timer {
     uv_timer_t t;
@@ -20,9 +21,7 @@ typedef struct gm_uv_timer {
 static int64_t gm_uv_now_ms(void *ud)
 {
     (void)ud;
-    uv_timeval64_t tv;
-    uv_gettimeofday(&tv);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    return wall_ms();
 }
 
 static void gm_uv_on_timer(uv_timer_t *t)

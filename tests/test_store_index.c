@@ -7,6 +7,7 @@
  * through hiredis' blocking API (test code, never the server's loop). The
  * harness is tests/support/tstore.h. */
 #include "tstore.h"
+#include "store_heap.h"
 
 #include <hiredis/hiredis.h>
 
@@ -302,4 +303,29 @@ Test(index, stored_signature_read, .description = "a save diffs against the sign
                  "a playing game is still on the open list");
     redisFree(c);
     teardown();
+}
+
+/* ---- the memory backend's min-heap (store_heap.c) ---- */
+
+Test(heap, pops_in_time_order, .description = "2,000 pushes in a scrambled order, ties included, pop back sorted by time; empty after, freed")
+{
+    heap h = {0};
+    enum { N = 2000 };
+    for (int i = 0; i < N; i++) {
+        int64_t when = (int64_t)((i * 7919) % 1000);   /* every time twice */
+        cr_assert_eq(heap_push(&h, when, i), 0);
+    }
+    cr_assert_eq(h.n, (size_t)N);
+    int64_t last = -1;
+    for (int i = 0; i < N; i++) {
+        heap_ent e = heap_pop(&h);
+        cr_assert_geq(e.when, last, "pop %d: %lld after %lld", i, (long long)e.when,
+                      (long long)last);
+        cr_assert_eq((e.id * 7919) % 1000, e.when, "entry %lld lost its time", (long long)e.id);
+        last = e.when;
+    }
+    cr_assert_eq(h.n, 0u);
+    cr_assert_eq(heap_reserve(&h), 0);
+    heap_free(&h);
+    cr_assert_null(h.v);
 }

@@ -26,6 +26,8 @@ static int mem_hash_oom;
 #include <uv.h>
 
 #include "log.h"
+#include "store_heap.h"
+#include "wall_ms.h"
 
 #define FIRST_GAME_ID 100
 #define SWEEP_MS 10000   /* expiry sweep period: memory is returned within 10 s of a TTL */
@@ -54,16 +56,6 @@ typedef struct mem_sub {
     int64_t id;
     UT_hash_handle hh;
 } mem_sub;
-
-typedef struct heap_ent {
-    int64_t when;
-    int64_t id;
-} heap_ent;
-
-typedef struct heap {
-    heap_ent *v;
-    size_t n, cap;
-} heap;
 
 enum { OP_GAME, OP_LIST, OP_IDS, OP_DONE, OP_PUBLISH };
 
@@ -106,62 +98,7 @@ static int64_t now_ms(mem_store *m)
     (void)m;
     /* wall clock: deadlines are absolute times that the Redis backend shares
      * between processes, and the memory backend keeps the same meaning */
-    uv_timeval64_t tv;
-    uv_gettimeofday(&tv);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-/* ---- min-heap -------------------------------------------------------------- */
-
-/* room for one more entry: called before a change, so that a change never
- * half happens for want of memory */
-static int heap_reserve(heap *h)
-{
-    if (h->n < h->cap)
-        return 0;
-    size_t cap = h->cap ? h->cap * 2 : 64;
-    heap_ent *v = realloc(h->v, cap * sizeof(*v));
-    if (!v)
-        return -1;
-    h->v = v;
-    h->cap = cap;
-    return 0;
-}
-
-static int heap_push(heap *h, int64_t when, int64_t id)
-{
-    if (heap_reserve(h) != 0)
-        return -1;
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (h->v[p].when <= when)
-            break;
-        h->v[i] = h->v[p];
-        i = p;
-    }
-    h->v[i] = (heap_ent){when, id};
-    return 0;
-}
-
-static heap_ent heap_pop(heap *h)
-{
-    heap_ent top = h->v[0], last = h->v[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n)
-            break;
-        if (c + 1 < h->n && h->v[c + 1].when < h->v[c].when)
-            c++;
-        if (last.when <= h->v[c].when)
-            break;
-        h->v[i] = h->v[c];
-        i = c;
-    }
-    if (h->n)
-        h->v[i] = last;
-    return top;
+    return wall_ms();
 }
 
 /* ---- deferred completions ---------------------------------------------------- */
@@ -692,8 +629,8 @@ static void on_handle_closed(uv_handle_t *h)
     }
     mem_op *op, *otmp;
     LL_FOREACH_SAFE(m->spare, op, otmp) free(op);
-    free(m->deadlines.v);
-    free(m->expiries.v);
+    heap_free(&m->deadlines);
+    heap_free(&m->expiries);
     void (*done)(void *) = m->done;
     void *ud = m->done_ud;
     free(m);
