@@ -166,22 +166,30 @@ static void flush(rlink *l, int in_send)
     l->pending_cbs++;
 }
 
-static void on_write(uv_write_t *req, int status)
+/* A libuv request of l's came back: 1 when that was the end of l (closed
+ * meanwhile, or the request failed), and the caller stops there. */
+static int req_back(rlink *l, int status)
 {
-    rlink *l = req->data;
     l->pending_cbs--;
-    l->writing = 0;
-    free(l->wbuf);
-    l->wbuf = NULL;
     if (l->dead) {
         link_free_maybe(l);
-        return;
+        return 1;
     }
     if (status < 0) {
         link_end(l, uv_strerror(status), 1);
-        return;
+        return 1;
     }
-    flush(l, 0);
+    return 0;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    rlink *l = req->data;
+    l->writing = 0;
+    free(l->wbuf);
+    l->wbuf = NULL;
+    if (!req_back(l, status))
+        flush(l, 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
@@ -244,15 +252,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 static void on_connect(uv_connect_t *req, int status)
 {
     rlink *l = req->data;
-    l->pending_cbs--;
-    if (l->dead) {
-        link_free_maybe(l);
+    if (req_back(l, status))
         return;
-    }
-    if (status < 0) {
-        link_end(l, uv_strerror(status), 1);
-        return;
-    }
     l->up = 1;
     if (!l->is_pipe) {
         uv_tcp_nodelay(&l->tcp, 1);

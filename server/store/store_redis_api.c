@@ -480,31 +480,34 @@ static void redis_deadline_reset(store *st, const store_game *g, store_done_cb *
     rs_send_or_fail(op, op->key);
 }
 
-static void redis_open_list(store *st, size_t max, store_list_cb *cb, void *ud)
+/* rs_op_begin for a read of up to max entries: NULL when it is answered
+ * already (max 0 is an empty answer) */
+static rop *op_begin_max(store_redis *s, int type, store_cb cb, void *ud, size_t max)
 {
-    rop *op = rs_op_begin((store_redis *)st, OP_LIST, (store_cb){.list = cb}, ud);
+    rop *op = rs_op_begin(s, type, cb, ud);
     if (!op)
-        return;
+        return NULL;
     if (max == 0) {
         rs_dq_push(op, STORE_OK);
-        return;
+        return NULL;
     }
     op->max = max > COUNT_MAX ? COUNT_MAX : max;
-    idx_list(op);
+    return op;
+}
+
+static void redis_open_list(store *st, size_t max, store_list_cb *cb, void *ud)
+{
+    rop *op = op_begin_max((store_redis *)st, OP_LIST, (store_cb){.list = cb}, ud, max);
+    if (op)
+        idx_list(op);
 }
 
 static void redis_claim_due(store *st, int64_t now_ms, int64_t lease_ms, size_t max,
                             store_ids_cb *cb, void *ud)
 {
-    rop *op = rs_op_begin((store_redis *)st, OP_CLAIM, (store_cb){.ids = cb}, ud);
-    if (!op)
-        return;
-    if (max == 0) {
-        rs_dq_push(op, STORE_OK);
-        return;
-    }
-    op->max = max > COUNT_MAX ? COUNT_MAX : max;
-    idx_claim(op, now_ms, lease_ms > 0 ? lease_ms : 0);
+    rop *op = op_begin_max((store_redis *)st, OP_CLAIM, (store_cb){.ids = cb}, ud, max);
+    if (op)
+        idx_claim(op, now_ms, lease_ms > 0 ? lease_ms : 0);
 }
 
 static void redis_stats(const store *st, store_stats *out)
