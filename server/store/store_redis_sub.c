@@ -11,6 +11,9 @@
 #include "log.h"
 
 #define CONFIRM_MAX_MS 30000
+/* a create waits no longer for its channel than a command for its reply
+ * (rcl's time-out): the player asked for a game, not for a subscription */
+#define LISTEN_MAX_MS 5000
 
 void rs_on_message(rsub *rs, const char *ch, size_t chlen, const char *msg, size_t len,
                    void *ud)
@@ -77,7 +80,7 @@ void rs_confirms_expire(store_redis *s)
     rop *op = s->confirms.head;
     while (op) {
         rop *next = op->next;
-        if (now - op->t_sub >= CONFIRM_MAX_MS) {
+        if (now - op->t_sub >= (op->type == OP_SUB ? CONFIRM_MAX_MS : LISTEN_MAX_MS)) {
             char ch[KEY_MAX];
             int n = rs_key_chan(s, ch, sizeof ch, op->id);
             (void)rsub_unsubscribe(s->rs, ch, (size_t)n);   /* not kept: see redis_subscribe */
