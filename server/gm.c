@@ -207,8 +207,9 @@ static void on_health(void *ud, int up)
 static void on_orphaned(void *ud, uint32_t instance, const int64_t *ids, size_t n)
 {
     gm *g = ud;
-    log_warn("instance %u stopped without a goodbye: its seats in %zu games become away",
-             instance, n);
+    /* either it died (silent for a while), or it closed while its players
+     * still sat there (a drain leaves their seats to a survivor) */
+    log_info("instance %u is gone: its seats in %zu games become away", instance, n);
     gm_args a = {.tag = GM_ARGS_ORPHAN, .u.instance = instance};
     for (size_t i = 0; i < n && !g->detached; i++) {
         gm_op *op = gm_op_new(g, &gm_kind_orphan, NULL, ids[i], &a, sizeof a);
