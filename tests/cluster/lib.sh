@@ -115,3 +115,25 @@ drop_tmp_unless_failed() {
         rm -rf "$tmp"
     fi
 }
+
+# For the scripts on deploy/cluster.sh: stop the cluster in $dir, then by PID
+# file whatever `down` could not reach (a broken state file), then the logs.
+cluster_cleanup() {
+    local f
+    bash "$CLUSTER" down --dir "$dir" >/dev/null 2>&1
+    for f in "$dir"/*.pid "$dir"/nginx/nginx.pid; do
+        [ -f "$f" ] && stop_pid "$(cat "$f")"
+    done
+    drop_tmp_unless_failed
+}
+
+# run NAME ARGS...: ttt-match --json ($MATCH, time-out $MATCH_TIMEOUT s, 30 by
+# default), summary in $tmp/NAME.json, stderr in $tmp/NAME.err, exit status
+# in $tmp/NAME.rc
+run() {
+    local name=$1
+    shift
+    "$MATCH" --json --no-progress --timeout "${MATCH_TIMEOUT:-30}" "$@" >"$tmp/$name.json" \
+        2>"$tmp/$name.err"
+    echo $? >"$tmp/$name.rc"
+}

@@ -21,24 +21,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ttt-match-cluster.XXXXXX")
 dir=$tmp/cluster
-cleanup() {
-    local f
-    bash "$CLUSTER" down --dir "$dir" >/dev/null 2>&1
-    # whatever down could not reach (a broken state file): by PID file
-    for f in "$dir"/*.pid "$dir"/nginx/nginx.pid; do
-        [ -f "$f" ] && stop_pid "$(cat "$f")"
-    done
-    drop_tmp_unless_failed
-}
-trap cleanup EXIT
+trap cluster_cleanup EXIT
 trap 'exit 130' INT TERM
-
-run() {
-    local name=$1
-    shift
-    "$MATCH" --json --no-progress --timeout 30 "$@" >"$tmp/$name.json" 2>"$tmp/$name.err"
-    echo $? >"$tmp/$name.rc"
-}
 
 for tool in redis-server nginx curl; do
     if ! command -v "$tool" >/dev/null && [ ! -x "/usr/sbin/$tool" ]; then

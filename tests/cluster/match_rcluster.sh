@@ -20,23 +20,8 @@ source "$here/lib.sh"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ttt-match-rcluster.XXXXXX")
 dir=$tmp/cluster
-cleanup() {
-    local f
-    bash "$CLUSTER" down --dir "$dir" >/dev/null 2>&1
-    for f in "$dir"/*.pid "$dir"/nginx/nginx.pid; do
-        [ -f "$f" ] && stop_pid "$(cat "$f")"
-    done
-    drop_tmp_unless_failed
-}
-trap cleanup EXIT
+trap cluster_cleanup EXIT
 trap 'exit 130' INT TERM
-
-run() {
-    local name=$1
-    shift
-    "$MATCH" --json --no-progress --timeout 30 "$@" >"$tmp/$name.json" 2>"$tmp/$name.err"
-    echo $? >"$tmp/$name.rc"
-}
 
 port=$(free_port)
 if bash "$CLUSTER" up -n 2 --redis-cluster 3 --port "$port" --host 127.0.0.1 --dir "$dir" \

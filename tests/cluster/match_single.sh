@@ -42,14 +42,7 @@ start_server() {
     wait_for 15 port_open "$port"
 }
 
-# run NAME ARGS...: ttt-match --json, summary in $tmp/NAME.json, stderr in
-# $tmp/NAME.err, exit status in $tmp/NAME.rc
-run() {
-    local name=$1
-    shift
-    "$MATCH" --json --no-progress --timeout 20 "$@" >"$tmp/$name.json" 2>"$tmp/$name.err"
-    echo $? >"$tmp/$name.rc"
-}
+MATCH_TIMEOUT=20   # ttt-match's own time-out per game (lib.sh's run)
 rc_of() { cat "$tmp/$1.rc"; }
 
 # ---- the command line -----------------------------------------------------------
