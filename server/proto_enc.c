@@ -322,20 +322,19 @@ static char *put_player(char *p, const char *name) {
 
 /* ,"names":{..},"series":{..},"times":[..] */
 static char *put_more(char *p, const game_state *st, const proto_state_more *m) {
+    /* series[] is games, X, O, draws: the keys in that order */
+    static const char *const series_key[4] = {"},\"series\":{\"games\":", ",\"X\":",
+                                              ",\"O\":", ",\"draws\":"};
     int i;
 
     p = put_lit(p, ",\"names\":{\"X\":");
     p = put_player(p, m->names[0]);
     p = put_lit(p, ",\"O\":");
     p = put_player(p, m->names[1]);
-    p = put_lit(p, "},\"series\":{\"games\":");
-    p = put_u32(p, m->series[0]);
-    p = put_lit(p, ",\"X\":");
-    p = put_u32(p, m->series[1]);
-    p = put_lit(p, ",\"O\":");
-    p = put_u32(p, m->series[2]);
-    p = put_lit(p, ",\"draws\":");
-    p = put_u32(p, m->series[3]);
+    for (i = 0; i < 4; i++) {
+        p = put_lit(p, series_key[i]);
+        p = put_u32(p, m->series[i]);
+    }
     p = put_lit(p, "},\"times\":[");
     for (i = 0; i < st->ply; i++) {
         if (i)

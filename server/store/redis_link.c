@@ -266,6 +266,15 @@ static void on_connect(uv_connect_t *req, int status)
     flush(l, 0);
 }
 
+/* who hears of l: its pushes, its end, and their ud */
+static void link_owner(rlink *l, rlink_push_fn *push, rlink_down_fn *down, void *ud)
+{
+    l->push = push;
+    l->down = down;
+    l->ud = ud;
+    l->creq.data = l;
+}
+
 rlink *rlink_open(uv_loop_t *loop, const char *ip, int port, rlink_push_fn *push,
                   rlink_down_fn *down, void *ud)
 {
@@ -288,10 +297,7 @@ rlink *rlink_open(uv_loop_t *loop, const char *ip, int port, rlink_push_fn *push
         if (!l->reader || uv_pipe_init(loop, &l->pipe, 0) != 0)
             goto fail;
         l->pipe.data = l;
-        l->push = push;
-        l->down = down;
-        l->ud = ud;
-        l->creq.data = l;
+        link_owner(l, push, down, ud);
         uv_pipe_connect(&l->creq, &l->pipe, ip, on_connect);
         l->pending_cbs = 1;
         return l;
@@ -299,10 +305,7 @@ rlink *rlink_open(uv_loop_t *loop, const char *ip, int port, rlink_push_fn *push
     if (!l->reader || uv_tcp_init(loop, &l->tcp) != 0)
         goto fail;
     l->tcp.data = l;
-    l->push = push;
-    l->down = down;
-    l->ud = ud;
-    l->creq.data = l;
+    link_owner(l, push, down, ud);
     if (uv_tcp_connect(&l->creq, &l->tcp, &addr.sa, on_connect) != 0) {
         /* the handle exists: it must be closed, and freed from its callback */
         l->dead = 1;
