@@ -166,16 +166,23 @@ static char *short_end(char *block, size_t headroom, char *p, const proto_id *id
     return block;
 }
 
+/* short_begin, then ,"game_id":N */
+static char *short_game_begin(const char *type, int64_t game_id, size_t headroom, char **p) {
+    char *block = short_begin(type, headroom, p);
+
+    if (block) {
+        *p = put_lit(*p, ",\"game_id\":");
+        *p = put_i64(*p, game_id);
+    }
+    return block;
+}
+
 /* {"type":"TYPE","game_id":N[,"id":I]} */
 static char *short_game(const char *type, const proto_id *id, int64_t game_id,
                         size_t headroom, size_t *len) {
-    char *p, *block = short_begin(type, headroom, &p);
+    char *p, *block = short_game_begin(type, game_id, headroom, &p);
 
-    if (!block)
-        return NULL;
-    p = put_lit(p, ",\"game_id\":");
-    p = put_i64(p, game_id);
-    return short_end(block, headroom, p, id, len);
+    return block ? short_end(block, headroom, p, id, len) : NULL;
 }
 
 /* ---- Encoding: server to client ----------------------------------------- */
@@ -194,10 +201,8 @@ char *proto_encode_joined(const proto_id *id, int64_t game_id, game_mark mark,
     if ((unsigned)mark >= NELEM(proto__mark_names) || !proto__mark_names[mark] || !token)
         return NULL;
     if (id_by_hand(id) && plain_token(token)) {
-        if ((block = short_begin("joined", headroom, &p)) == NULL)
+        if ((block = short_game_begin("joined", game_id, headroom, &p)) == NULL)
             return NULL;
-        p = put_lit(p, ",\"game_id\":");
-        p = put_i64(p, game_id);
         p = put_lit(p, ",\"mark\":\"");
         p = put_lit(p, proto__mark_names[mark]);
         p = put_lit(p, "\",\"token\":\"");

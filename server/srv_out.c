@@ -108,44 +108,58 @@ static int can_write_now(const ws_sess *ss)
     return !ss->qlen && ss->state == SESS_OPEN && !lws_partial_buffered(ss->wsi);
 }
 
+/* The header of an unmasked text frame of len < 64 KiB (server frames are
+ * not masked): 0x81, then the length in 1 or 3 bytes. Into h (4 bytes);
+ * its length. */
+static size_t frame_header(unsigned char *h, uint32_t len)
+{
+    h[0] = 0x81;
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        return 2;
+    }
+    h[1] = 126;
+    h[2] = (unsigned char)(len >> 8);
+    h[3] = (unsigned char)len;
+    return 4;
+}
+
+static void count_out(srv *s, uint32_t len)
+{
+    s->stats.msgs_out++;
+    s->stats.bytes_out += len;
+}
+
 /* One frame, framed here in front of the text, in the msg's LWS_PRE room
- * (unmasked: 0x81, then the length in 1 or 3 bytes; the same bytes for
- * every receiver of a shared msg), and written as LWS_WRITE_RAW, as
- * write_many does: lws' own framing of LWS_WRITE_TEXT cost about 300
- * instructions more per frame, two frames per move. A frame of 64 KiB or
- * more (none of ours is) is left to lws. */
+ * (the same bytes for every receiver of a shared msg), and written as
+ * LWS_WRITE_RAW, as write_many does: lws' own framing of LWS_WRITE_TEXT
+ * cost about 300 instructions more per frame, two frames per move. A frame
+ * of 64 KiB or more (none of ours is) is left to lws. */
 static void write_one(srv *s, ws_sess *ss, msg *m)
 {
-    unsigned char *h = msg_data(m);
     uint32_t len = m->len;
     int n, want;
     if (len <= 0xffff) {
-        if (len >= 126) {
-            *--h = (unsigned char)len;
-            *--h = (unsigned char)(len >> 8);
-            *--h = 126;
-        } else {
-            *--h = (unsigned char)len;
-        }
-        *--h = 0x81;
-        want = (int)(msg_data(m) - h) + (int)len;
+        unsigned char hdr[4];
+        size_t hl = frame_header(hdr, len);
+        unsigned char *h = msg_data(m) - hl;
+        memcpy(h, hdr, hl);
+        want = (int)(hl + len);
         n = lws_write(ss->wsi, h, (size_t)want, LWS_WRITE_RAW);
     } else {
         want = (int)len;
         n = lws_write(ss->wsi, msg_data(m), len, LWS_WRITE_TEXT);
     }
     if (n >= want) {
-        s->stats.msgs_out++;
-        s->stats.bytes_out += len;
+        count_out(s, len);
         return;
     }
     /* a failed write: lws is closing it; CLOSED cleans up */
     srv_out_close(ss, CLOSE_POLICY);
 }
 
-/* Several frames of one session in one send: each framed here (server
- * frames are unmasked: 0x81, then the length in 1 or 3 bytes) and handed to
- * lws as LWS_WRITE_RAW, which lws sends as it is and buffers itself if the
+/* Several frames of one session in one send: each framed here
+ * (frame_header) and handed to lws as LWS_WRITE_RAW, which lws sends as it is and buffers itself if the
  * socket takes only part (ops-ws.c, send_raw). m[] are consumed. */
 static void write_many(srv *s, ws_sess *ss, msg **m, unsigned n)
 {
@@ -161,14 +175,7 @@ static void write_many(srv *s, ws_sess *ss, msg **m, unsigned n)
     unsigned char *p = s->out + LWS_PRE;
     for (unsigned i = 0; i < n; i++) {
         uint32_t len = m[i]->len;
-        *p++ = 0x81;
-        if (len < 126) {
-            *p++ = (unsigned char)len;
-        } else {
-            *p++ = 126;
-            *p++ = (unsigned char)(len >> 8);
-            *p++ = (unsigned char)len;
-        }
+        p += frame_header(p, len);
         memcpy(p, msg_data(m[i]), len);
         p += len;
     }
@@ -178,10 +185,8 @@ static void write_many(srv *s, ws_sess *ss, msg **m, unsigned n)
         srv_out_close(ss, CLOSE_POLICY);
         return;
     }
-    for (unsigned i = 0; i < n; i++) {
-        s->stats.msgs_out++;
-        s->stats.bytes_out += m[i]->len;
-    }
+    for (unsigned i = 0; i < n; i++)
+        count_out(s, m[i]->len);
 }
 
 /* ---- frames held until the end of the loop turn ----------------------------------- *

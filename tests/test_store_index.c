@@ -141,6 +141,12 @@ static long long calls(redisContext *c, const char *cmd)
     return v;
 }
 
+/* the commands that change an index, counted so far */
+static long long index_calls(redisContext *c)
+{
+    return calls(c, "zadd") + calls(c, "zrem") + calls(c, "sadd") + calls(c, "srem");
+}
+
 Test(index, move_touches_no_index, .description = "moves of a playing game send save.lua only: no ZADD/ZREM/SADD/SREM",
      .fini = fini, .timeout = 60)
 {
@@ -153,19 +159,19 @@ Test(index, move_touches_no_index, .description = "moves of a playing game send 
     g.seat[0].holders[0] = g.seat[1].holders[0] = store_instance(t->s);
     int64_t id = create_ok(t, &g);
     store_game cur = load_ok(t, id);
-    long long before = calls(c, "zadd") + calls(c, "zrem") + calls(c, "sadd") + calls(c, "srem");
+    long long before = index_calls(c);
     for (int i = 0; i < 5; i++) {
         cur.updated_ms = 1000 + i;   /* a move: the record changes, its indexes do not */
         res r = do_save(t, &cur);
         cr_assert_eq(r.status, STORE_OK, "save %d: %s", i, store_err_name(r.status));
         cur = r.g;
     }
-    long long after = calls(c, "zadd") + calls(c, "zrem") + calls(c, "sadd") + calls(c, "srem");
+    long long after = index_calls(c);
     cr_assert_eq(after, before, "%lld index commands for 5 ordinary moves", after - before);
     /* the end of the game does change them */
     cur.st.status = GAME_OVER;
     cr_assert_eq(do_save(t, &cur).status, STORE_OK);
-    after = calls(c, "zadd") + calls(c, "zrem") + calls(c, "sadd") + calls(c, "srem");
+    after = index_calls(c);
     cr_assert_gt(after, before, "the game's end updated no index");
     redisFree(c);
     teardown();
