@@ -3,8 +3,8 @@
  *
  * Start: options -> fd limit -> loop -> manager -> store -> network.
  * Stop (SIGTERM/SIGINT): drain the network (every client gets 1012) -> let
- * the manager's requests in flight finish (seats say goodbye) -> destroy the
- * lws context -> close the store -> free the manager -> run the loop until
+ * the manager's requests in flight finish (seats say goodbye) -> close the
+ * store -> destroy the lws context -> free the manager -> run the loop until
  * every handle has closed -> uv_loop_close() == 0 -> exit 0. */
 #include <uv.h>
 
@@ -209,17 +209,22 @@ static const char *default_web_dir(void)
 static void on_store_closed(void *ud)
 {
     app *a = ud;
+    a->lws_ctx = srv_free(a->srv);
+    a->srv = NULL;
     gm_free(a->gm);
     a->gm = NULL;
     uv_close((uv_handle_t *)&a->sigterm, NULL);
     uv_close((uv_handle_t *)&a->sigint, NULL);
 }
 
+/* The store closes before lws is destroyed: lws' teardown with a foreign
+ * loop closes its listening sockets' descriptors a second time later, so a
+ * Redis connection opened meanwhile (the goodbye, a reconnect) could get
+ * one of those numbers and lose it under libuv, which then aborts. */
 static void on_gm_stopped(void *ud)
 {
     app *a = ud;
-    a->lws_ctx = srv_free(a->srv);
-    a->srv = NULL;
+    srv_release_sessions(a->srv);
     store_close(a->st, on_store_closed, a);
 }
 

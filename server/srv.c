@@ -521,11 +521,8 @@ static void on_timer_closed(uv_handle_t *h)
     }
 }
 
-struct lws_context *srv_free(srv *s)
+void srv_release_sessions(srv *s)
 {
-    struct lws_context *ctx = s->ctx;
-    /* sessions still open past the drain leave the manager now, while it
-     * and the store can still record their goodbye */
     ws_sess *ss;
     DL_FOREACH(s->sessions, ss) {
         if (ss->gc) {
@@ -538,6 +535,12 @@ struct lws_context *srv_free(srv *s)
         if (s->pend[i].ss)
             srv_out_forget(s->pend[i].ss);
     s->npend = 0;
+}
+
+struct lws_context *srv_free(srv *s)
+{
+    struct lws_context *ctx = s->ctx;
+    srv_release_sessions(s);
     lws_context_destroy(ctx);
     s->ctx = NULL;
     s->closing_handles = 4;

@@ -55,6 +55,10 @@ void srv_close_conn(void *srv_ud, void *conn_ud);
  * and call done(ud) once they are gone or after timeout_ms. */
 void srv_drain(srv *s, int64_t timeout_ms, void (*done)(void *ud), void *ud);
 int srv_draining(const srv *s);
+/* The sessions still open past the drain leave the manager (their seats'
+ * goodbyes are saved while the store is open), and frames held for them
+ * go nowhere. Call before closing the store; srv_free() does it too. */
+void srv_release_sessions(srv *s);
 /* Start destroying: lws closes its uv handles on the next loop runs. The
  * context is returned because with a foreign libuv loop lws needs a second
  * lws_context_destroy() once the loop has run dry (libwebsockets #1969,

@@ -106,9 +106,10 @@ summary() {
     [ "$failed" -eq 0 ]
 }
 
-# The end of every cleanup: logs stay when something failed, else the
-# temporary directory goes.
+# The end of every cleanup: logs stay when something failed (or KEEP_TMP is
+# set in the environment), else the temporary directory goes.
 drop_tmp_unless_failed() {
+    [ -n "${KEEP_TMP:-}" ] && keep_tmp=1
     if [ "$keep_tmp" = 1 ]; then
         echo "logs kept in $tmp"
     else

@@ -127,7 +127,8 @@ if [ -x "$REDIS_SERVER" ]; then
     mkdir -p "$tmp/redis"
     "$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --dir "$tmp/redis" --save "" \
         --appendonly no --daemonize no >"$tmp/redis.log" 2>&1 &
-    pids+=("$!")
+    redis_pid=$!
+    pids+=("$redis_pid")
     wait_for 10 port_open "$rport"
     port=$(free_port)
     if start_server red "$port" --redis "redis://127.0.0.1:$rport"; then
@@ -150,6 +151,19 @@ if [ -x "$REDIS_SERVER" ]; then
         wait "$mpid"
         expect "SIGTERM + restart of a Redis-backed process mid-run: every game resumes" \
             "$tmp/restart.json" lost=0 aborted=0 violations=0 unexpected=0 "close_1012>0" "completed>0"
+
+        # Redis gone, then SIGTERM: the store's goodbye and reconnects run
+        # while lws tears down, and the process still exits 0 (it aborted in
+        # libuv when a new Redis socket got a descriptor lws closed again)
+        stop_pid "$redis_pid"
+        kill -TERM "$red_pid" 2>/dev/null
+        wait "$red_pid"
+        rc=$?
+        if [ "$rc" = 0 ]; then
+            ok "SIGTERM with Redis gone: the process exits 0"
+        else
+            fail "SIGTERM with Redis gone: the process exits 0" "exit status $rc"
+        fi
     else
         fail "ttt-server starts with --redis" "$(tail -n 5 "$tmp/red.log")"
     fi
